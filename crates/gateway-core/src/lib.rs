@@ -1,0 +1,29 @@
+//! The core of the gateway toolkit: what every other gateway crate shares.
+//!
+//! - [`model`]: the API model (routes, methods, integrations, responses) that OpenAPI
+//!   documents are imported into and deployments snapshot.
+//! - [`router`]: path templates matched by AWS's precedence rules.
+//! - [`stage`]: deployments, stages with rollback, stage variables and canaries.
+//! - [`context`]: the per-request `$context`, carried in request extensions.
+//! - [`error`]: gateway responses (`{"message": ...}` with `x-amzn-ErrorType`), their
+//!   per-API customisation, and the edge layer that turns every error into one.
+//! - [`limits`]: AWS's request size limits.
+//! - [`observe`]: Prometheus metrics, access logs and `X-Amzn-Trace-Id`.
+//! - [`body`]: the body type all layers exchange.
+//!
+//! This crate depends on no other workspace crate; the others depend on it and talk
+//! to each other only through its types.
+
+pub mod body;
+pub mod context;
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod observe;
+pub mod router;
+pub mod stage;
+
+pub use body::{Body, BoxError};
+pub use context::RequestContext;
+pub use error::{GatewayError, GatewayResponseLayer, GatewayResponseType, GatewayResponses};
+pub use router::{PathParams, Router};
