@@ -16,6 +16,11 @@ use percent_encoding::percent_decode_str;
 
 use crate::observe::trace::TraceId;
 
+/// The client's socket address, put in request extensions by the server that
+/// accepted the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
 /// `$context.identity.*`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {

@@ -219,6 +219,7 @@ pub struct GatewayError {
     message: Option<Cow<'static, str>>,
     headers: Vec<(HeaderName, HeaderValue)>,
     validation_error: Option<String>,
+    error_type: Option<&'static str>,
 }
 
 impl GatewayError {
@@ -231,6 +232,7 @@ impl GatewayError {
             message: kind.default_message().map(Cow::Borrowed),
             headers: Vec::new(),
             validation_error: None,
+            error_type: None,
         }
     }
 
@@ -261,6 +263,20 @@ impl GatewayError {
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self
+    }
+
+    /// Overrides the `x-amzn-ErrorType` value (for answers AWS gives outside the
+    /// gateway-response types, such as `ForbiddenException` for an unknown stage).
+    #[must_use]
+    pub fn with_error_type(mut self, error_type: &'static str) -> Self {
+        self.error_type = Some(error_type);
+        self
+    }
+
+    /// The `x-amzn-ErrorType` value.
+    #[must_use]
+    pub fn error_type(&self) -> &'static str {
+        self.error_type.unwrap_or_else(|| self.kind.error_type())
     }
 
     /// Sets the text `$context.error.validationErrorString` renders.
@@ -308,7 +324,7 @@ impl GatewayError {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(
             X_AMZN_ERROR_TYPE,
-            HeaderValue::from_static(self.kind.error_type()),
+            HeaderValue::from_static(self.error_type()),
         );
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
@@ -534,7 +550,7 @@ impl GatewayResponses {
         }
         headers.insert(
             X_AMZN_ERROR_TYPE,
-            HeaderValue::from_static(err.kind.error_type()),
+            HeaderValue::from_static(err.error_type()),
         );
         for (name, value) in &err.headers {
             headers.append(name.clone(), value.clone());

@@ -334,8 +334,21 @@ impl ContentHandling {
 pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 /// The shortest integration timeout AWS accepts.
 pub const MIN_INTEGRATION_TIMEOUT: Duration = Duration::from_millis(50);
-/// The longest integration timeout AWS accepts by default.
+/// The longest integration timeout AWS accepts by default for REST APIs.
 pub const MAX_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+/// The longest (and default) integration timeout of an HTTP API.
+pub const MAX_HTTP_API_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl ApiProtocol {
+    /// The longest integration timeout this kind of API accepts.
+    #[must_use]
+    pub const fn max_integration_timeout(self) -> Duration {
+        match self {
+            Self::Http => MAX_HTTP_API_INTEGRATION_TIMEOUT,
+            Self::Rest | Self::WebSocket => MAX_INTEGRATION_TIMEOUT,
+        }
+    }
+}
 
 /// A method's integration with its backend.
 #[derive(Debug, Clone, PartialEq)]

@@ -231,8 +231,14 @@ impl Canary {
     pub fn choose(&self, forced: Option<bool>) -> bool {
         forced.unwrap_or_else(|| {
             self.percent_traffic >= 100.0
-                || (self.percent_traffic > 0.0 && fastrand::f64() * 100.0 < self.percent_traffic)
+                || (self.percent_traffic > 0.0 && Self::draw_percent() < self.percent_traffic)
         })
+    }
+
+    /// A uniform draw in `[0, 100)`, the per-request canary lottery.
+    #[must_use]
+    pub fn draw_percent() -> f64 {
+        fastrand::f64() * 100.0
     }
 }
 

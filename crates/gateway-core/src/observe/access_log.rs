@@ -120,7 +120,8 @@ impl AccessLogFormat {
         Ok(Self { parts, json })
     }
 
-    /// Renders one line (without the newline). Missing values render as `-`; in a
+    /// Renders one line (without the newline). Missing and empty values render as
+    /// `-`, as AWS prints them; in a
     /// JSON format, values are escaped so the line stays valid JSON.
     #[must_use]
     pub fn render(&self, record: &AccessLogRecord<'_>) -> String {
@@ -130,7 +131,8 @@ impl AccessLogFormat {
                 Part::Text(t) => out.push_str(t),
                 Part::Var(var) => {
                     let value = value_of(var, record);
-                    self.push_value(&mut out, value.as_deref().unwrap_or("-"));
+                    let value = value.as_deref().filter(|v| !v.is_empty()).unwrap_or("-");
+                    self.push_value(&mut out, value);
                 }
             }
         }
@@ -174,30 +176,56 @@ fn value_of(var: &Var, r: &AccessLogRecord<'_>) -> Option<String> {
 pub trait AccessLogSink: Send + Sync + fmt::Debug {
     /// Takes one line (without its newline).
     fn write_line(&self, line: String);
+
+    /// Blocks until every line taken so far is written out.
+    fn flush(&self) {}
+}
+
+enum Message {
+    Line(String),
+    Flush(mpsc::Sender<()>),
 }
 
 /// A sink that writes lines to any [`Write`] on a background thread, flushing
 /// whenever it has caught up, so that requests never wait for the disk.
 #[derive(Debug)]
 pub struct WriterSink {
-    sender: mpsc::Sender<String>,
+    sender: mpsc::Sender<Message>,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Line(l) => f.debug_tuple("Line").field(l).finish(),
+            Self::Flush(_) => f.write_str("Flush"),
+        }
+    }
 }
 
 impl WriterSink {
     /// Starts the writer thread.
     pub fn new<W: Write + Send + 'static>(mut writer: W) -> std::io::Result<Self> {
-        let (sender, receiver) = mpsc::channel::<String>();
+        let (sender, receiver) = mpsc::channel::<Message>();
         std::thread::Builder::new()
             .name("access-log".to_owned())
             .spawn(move || {
-                while let Ok(line) = receiver.recv() {
-                    let mut ok = writeln!(writer, "{line}").is_ok();
-                    while let Ok(line) = receiver.try_recv() {
-                        ok &= writeln!(writer, "{line}").is_ok();
+                let mut waiting = Vec::new();
+                while let Ok(first) = receiver.recv() {
+                    let mut ok = true;
+                    let mut next = Some(first);
+                    while let Some(message) = next {
+                        match message {
+                            Message::Line(line) => ok &= writeln!(writer, "{line}").is_ok(),
+                            Message::Flush(ack) => waiting.push(ack),
+                        }
+                        next = receiver.try_recv().ok();
                     }
                     ok &= writer.flush().is_ok();
                     if !ok {
                         tracing::error!("access log write failed");
+                    }
+                    for ack in waiting.drain(..) {
+                        let _ = ack.send(());
                     }
                 }
             })?;
@@ -222,7 +250,14 @@ impl WriterSink {
 impl AccessLogSink for WriterSink {
     fn write_line(&self, line: String) {
         // The receiver only goes away with the thread, which lives as long as the sink.
-        let _ = self.sender.send(line);
+        let _ = self.sender.send(Message::Line(line));
+    }
+
+    fn flush(&self) {
+        let (ack, done) = mpsc::channel();
+        if self.sender.send(Message::Flush(ack)).is_ok() {
+            let _ = done.recv();
+        }
     }
 }
 
@@ -321,20 +356,14 @@ mod tests {
         for i in 0..100 {
             sink.write_line(format!("line {i}"));
         }
-        drop(sink);
-        // The writer thread drains the channel after the sender is gone.
-        let mut content = String::new();
-        for _ in 0..200 {
-            content = std::fs::read_to_string(&path).unwrap();
-            if content.lines().count() == 100 {
-                break;
-            }
-            std::thread::yield_now();
-            std::thread::park_timeout(Duration::from_millis(5));
-        }
+        sink.flush();
+        let content = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = content.lines().collect();
         assert_eq!(lines.len(), 100);
         assert_eq!(lines[99], "line 99");
+        sink.write_line("after".to_owned());
+        sink.flush();
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("after\n"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
