@@ -1,0 +1,163 @@
+//! `x-amazon-apigateway-integration` → the method's integration.
+
+use std::time::Duration;
+
+use gateway_core::model::{
+    ApiProtocol, ContentHandling, Integration, IntegrationResponse, IntegrationType,
+    MAX_HTTP_API_INTEGRATION_TIMEOUT, MAX_INTEGRATION_TIMEOUT, MIN_INTEGRATION_TIMEOUT,
+    PassthroughBehavior, RouteMethod,
+};
+
+use super::{Mapper, Result, parse_status, templates, to_btree};
+use crate::import::doc::IntegrationDoc;
+
+/// The integration timeout of an HTTP API that sets none.
+const HTTP_API_DEFAULT_TIMEOUT: Duration = MAX_HTTP_API_INTEGRATION_TIMEOUT;
+
+/// Integration fields API Gateway defines that this gateway does not honour yet.
+const INTEGRATION_NOT_YET: [(&str, &str); 5] = [
+    ("connectionId", "private integrations through a VPC link"),
+    ("tlsConfig", "backend TLS settings"),
+    (
+        "integrationSubtype",
+        "AWS service integrations of HTTP APIs",
+    ),
+    ("responseParameters", "HTTP API response parameter mapping"),
+    ("integrationTarget", "private integration targets"),
+];
+
+impl<'a> Mapper<'a> {
+    pub(super) fn integration(
+        &mut self,
+        doc: &'a IntegrationDoc,
+        location: String,
+    ) -> Result<Integration> {
+        let (doc, location) = self.resolve(
+            doc,
+            location,
+            "x-amazon-apigateway-integrations",
+            &self.doc.components.integrations,
+        )?;
+        let field = |name: &str| format!("{location}.{name}");
+        let kind_text = doc.kind.as_deref().ok_or_else(|| {
+            self.error(
+                field("type"),
+                "missing (MOCK, HTTP, HTTP_PROXY, AWS, AWS_PROXY)",
+            )
+        })?;
+        let kind = IntegrationType::parse(kind_text).map_err(|e| self.error(field("type"), e))?;
+        let mut integration = Integration::new(kind);
+        if self.protocol == ApiProtocol::Http {
+            integration.timeout = HTTP_API_DEFAULT_TIMEOUT;
+        }
+        integration.uri = doc.uri.as_ref().map(|uri| uri.0.clone());
+        if kind != IntegrationType::Mock && integration.uri.is_none() {
+            return Err(self.error(
+                field("uri"),
+                format!("missing; a {} integration needs a URI", kind.as_str()),
+            ));
+        }
+        if let Some(method) = &doc.http_method {
+            RouteMethod::parse(method).map_err(|e| self.error(field("httpMethod"), e))?;
+            integration.http_method = Some(method.to_ascii_uppercase());
+        }
+        if let Some(millis) = doc.timeout_in_millis {
+            let max = match self.protocol {
+                ApiProtocol::Http => MAX_HTTP_API_INTEGRATION_TIMEOUT,
+                ApiProtocol::Rest | ApiProtocol::WebSocket => MAX_INTEGRATION_TIMEOUT,
+            };
+            let timeout = Duration::from_millis(millis);
+            if timeout < MIN_INTEGRATION_TIMEOUT || timeout > max {
+                return Err(self.error(
+                    field("timeoutInMillis"),
+                    format!(
+                        "{millis} is out of range: the timeout must be {} to {} milliseconds",
+                        MIN_INTEGRATION_TIMEOUT.as_millis(),
+                        max.as_millis()
+                    ),
+                ));
+            }
+            integration.timeout = timeout;
+        }
+        integration.request_parameters = to_btree(&doc.request_parameters);
+        integration.request_templates = templates(&doc.request_templates);
+        if let Some(behavior) = &doc.passthrough_behavior {
+            integration.passthrough_behavior = PassthroughBehavior::parse(behavior)
+                .map_err(|e| self.error(field("passthroughBehavior"), e))?;
+        }
+        if let Some(handling) = &doc.content_handling {
+            integration.content_handling = Some(
+                ContentHandling::parse(&handling.to_ascii_uppercase())
+                    .map_err(|e| self.error(field("contentHandling"), e))?,
+            );
+        }
+        if let Some(version) = &doc.payload_format_version {
+            if version.0 != "1.0" && version.0 != "2.0" {
+                return Err(self.error(
+                    field("payloadFormatVersion"),
+                    format!("`{}` is not a payload format version (1.0, 2.0)", version.0),
+                ));
+            }
+            integration.payload_format_version = Some(version.0.clone());
+        }
+        integration.credentials = doc.credentials.clone();
+        integration.cache_key_parameters = doc.cache_key_parameters.clone();
+        integration.cache_namespace = doc.cache_namespace.clone();
+        match doc.connection_type.as_deref() {
+            None => {}
+            Some(t) if t.eq_ignore_ascii_case("INTERNET") => {}
+            Some(t) if t.eq_ignore_ascii_case("VPC_LINK") => self.warn(
+                field("connectionType"),
+                "private integrations (VPC_LINK) are not supported yet; the URI is called \
+                 directly",
+            ),
+            Some(other) => {
+                return Err(self.error(
+                    field("connectionType"),
+                    format!("`{other}` is not a connection type (INTERNET, VPC_LINK)"),
+                ));
+            }
+        }
+        match doc.response_transfer_mode.as_deref() {
+            None => {}
+            Some(m) if m.eq_ignore_ascii_case("BUFFERED") => {}
+            Some(m) if m.eq_ignore_ascii_case("STREAM") => self.warn(
+                field("responseTransferMode"),
+                "response streaming is not supported yet; responses are buffered",
+            ),
+            Some(other) => {
+                return Err(self.error(
+                    field("responseTransferMode"),
+                    format!("`{other}` is not a response transfer mode (BUFFERED, STREAM)"),
+                ));
+            }
+        }
+        for (pattern, response) in &doc.responses {
+            let response_location = format!("{location}.responses.{pattern}");
+            let status = response
+                .status_code
+                .as_ref()
+                .ok_or_else(|| self.error(format!("{response_location}.statusCode"), "missing"))?;
+            if parse_status(&status.0).is_none() || status.0.trim().len() != 3 {
+                return Err(self.error(
+                    format!("{response_location}.statusCode"),
+                    format!("`{}` is not an HTTP status code (100-599)", status.0),
+                ));
+            }
+            let mut mapped = IntegrationResponse::new(pattern.clone(), status.0.trim());
+            mapped.response_parameters = to_btree(&response.response_parameters);
+            mapped.response_templates = templates(&response.response_templates);
+            if let Some(handling) = &response.content_handling {
+                mapped.content_handling = Some(
+                    ContentHandling::parse(&handling.to_ascii_uppercase()).map_err(|e| {
+                        self.error(format!("{response_location}.contentHandling"), e)
+                    })?,
+                );
+            }
+            self.warn_other(&response_location, &response.other, &[]);
+            integration.responses.push(mapped);
+        }
+        self.warn_other(&location, &doc.other, &INTEGRATION_NOT_YET);
+        Ok(integration)
+    }
+}

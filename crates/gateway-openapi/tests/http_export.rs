@@ -1,0 +1,167 @@
+//! The HTTP API export (JSON): protocol detection, `$default`, payload format versions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gateway_core::model::{ApiProtocol, AuthorizationType, IntegrationType, Route, RouteMethod};
+use gateway_openapi::{LoadError, LoadOptions, Loaded, load_file};
+use http::Method;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn load() -> Loaded {
+    load_file(&fixture("pets-http.json"), &LoadOptions::default())
+        .unwrap_or_else(|err| panic!("{err}"))
+}
+
+#[test]
+fn importexport_version_makes_an_http_api() {
+    let api = load().api;
+    assert_eq!(api.protocol, ApiProtocol::Http);
+    assert_eq!(api.name, "pets-http");
+    assert_eq!(api.version.as_deref(), Some("2024-05-01 10:00:00UTC"));
+    assert_eq!(api.description, None);
+    assert!(api.models.is_empty());
+    assert!(api.gateway_responses.is_empty());
+}
+
+#[test]
+fn routes_include_greedy_and_default() {
+    let api = load().api;
+    let keys: Vec<String> = api.routes.iter().map(Route::route_key).collect();
+    assert_eq!(
+        keys,
+        [
+            "GET /pets",
+            "GET /pets/{petId}",
+            "ANY /static/{proxy+}",
+            "$default"
+        ]
+    );
+    let default = api.route(&RouteMethod::Any, "$default").unwrap();
+    let integration = default.integration.as_ref().unwrap();
+    assert_eq!(integration.kind, IntegrationType::HttpProxy);
+    assert_eq!(integration.http_method.as_deref(), Some("ANY"));
+    assert_eq!(
+        integration.uri.as_deref(),
+        Some("https://fallback.example.com")
+    );
+    // `default` responses document "anything else"; they are no method response.
+    assert!(default.method_responses.is_empty());
+}
+
+#[test]
+fn lambda_route_with_jwt_authorizer() {
+    let api = load().api;
+    let route = api
+        .route(&RouteMethod::Method(Method::GET), "/pets")
+        .unwrap();
+    assert_eq!(route.authorization.kind, AuthorizationType::Jwt);
+    assert_eq!(route.authorization.authorizer.as_deref(), Some("jwt-auth"));
+    assert_eq!(route.authorization.scopes, ["pets/read"]);
+    assert!(route.method_responses.is_empty());
+    let integration = route.integration.as_ref().unwrap();
+    assert_eq!(integration.kind, IntegrationType::AwsProxy);
+    assert_eq!(integration.payload_format_version.as_deref(), Some("2.0"));
+    assert_eq!(integration.http_method.as_deref(), Some("POST"));
+    // HTTP APIs allow up to 30 s, which their exports write out.
+    assert_eq!(integration.timeout, Duration::from_secs(30));
+    assert!(
+        integration
+            .uri
+            .as_deref()
+            .unwrap()
+            .ends_with(":function:list-pets/invocations")
+    );
+}
+
+#[test]
+fn http_proxy_route_with_path_level_parameter() {
+    let api = load().api;
+    let route = api
+        .route(&RouteMethod::Method(Method::GET), "/pets/{petId}")
+        .unwrap();
+    assert_eq!(
+        route.request_parameters,
+        BTreeMap::from([("method.request.path.petId".to_owned(), true)])
+    );
+    assert_eq!(route.authorization.kind, AuthorizationType::None);
+    let integration = route.integration.as_ref().unwrap();
+    assert_eq!(integration.payload_format_version.as_deref(), Some("1.0"));
+    assert_eq!(
+        integration.timeout,
+        Duration::from_secs(30),
+        "HTTP APIs default to 30 s"
+    );
+    assert_eq!(
+        integration.request_parameters,
+        BTreeMap::from([(
+            "overwrite:header.x-pet-id".to_owned(),
+            "$request.path.petId".to_owned()
+        )])
+    );
+}
+
+#[test]
+fn warnings_name_their_locations() {
+    let loaded = load();
+    let locations: Vec<&str> = loaded
+        .warnings
+        .iter()
+        .map(|w| w.location.as_str())
+        .collect();
+    assert_eq!(
+        locations,
+        [
+            "tags[0].x-amazon-apigateway-tag-value",
+            "x-amazon-apigateway-cors",
+            "components.securitySchemes.jwt-auth.x-amazon-apigateway-authorizer",
+        ]
+    );
+    assert!(
+        loaded.warnings[2]
+            .message
+            .contains("authorizer settings are not supported yet")
+    );
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .all(|w| w.file.ends_with("pets-http.json"))
+    );
+}
+
+#[test]
+fn forcing_rest_applies_rest_limits() {
+    let options = LoadOptions {
+        protocol: Some(ApiProtocol::Rest),
+        ..LoadOptions::default()
+    };
+    let err = load_file(&fixture("pets-http.json"), &options).unwrap_err();
+    assert!(
+        matches!(err, LoadError::Invalid { ref location, .. }
+            if location == "paths./pets.get.x-amazon-apigateway-integration.timeoutInMillis"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("50 to 29000 milliseconds"), "{message}");
+}
+
+#[test]
+fn strict_mode_lists_every_warning() {
+    let options = LoadOptions {
+        strict: true,
+        ..LoadOptions::default()
+    };
+    let err = load_file(&fixture("pets-http.json"), &options).unwrap_err();
+    let LoadError::Strict { warnings, .. } = &err else {
+        panic!("expected a strict-mode error, got {err}");
+    };
+    assert_eq!(warnings.len(), 3);
+    assert!(err.to_string().contains("2 more"), "{err}");
+}
