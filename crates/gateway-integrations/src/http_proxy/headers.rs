@@ -1,0 +1,130 @@
+//! Header rules of a proxy: hop-by-hop headers and `X-Forwarded-*`.
+
+use http::header::{
+    CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
+    UPGRADE,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+
+/// `X-Forwarded-For`.
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Port`.
+pub(crate) const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Hop-by-hop headers (RFC 9110 section 7.6.1, and RFC 2616's list that proxies
+/// still honour), plus the non-standard `Proxy-Connection`.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    KEEP_ALIVE,
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    PROXY_CONNECTION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+];
+
+/// Removes hop-by-hop headers: the fixed list and every header `Connection` names.
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// Appends `client_ip` to `X-Forwarded-For`, folding earlier values into one header.
+pub(crate) fn append_forwarded_for(headers: &mut HeaderMap, client_ip: &str) {
+    if client_ip.is_empty() {
+        return;
+    }
+    let mut value = String::new();
+    for existing in headers.get_all(&X_FORWARDED_FOR) {
+        if let Ok(text) = existing.to_str() {
+            let text = text.trim();
+            if !text.is_empty() {
+                value.push_str(text);
+                value.push_str(", ");
+            }
+        }
+    }
+    value.push_str(client_ip);
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+}
+
+/// The scheme and port the client used to reach the gateway, for
+/// `X-Forwarded-Proto` and `X-Forwarded-Port`: the request URI's when it is absolute
+/// (HTTP/2, absolute-form), else `http` (this gateway's listener has no TLS of its
+/// own) and the `Host` header's port, else the scheme's default port.
+pub(crate) fn forwarded_proto_port(uri: &Uri, headers: &HeaderMap) -> (&'static str, u16) {
+    let proto = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let default_port = if proto == "https" { 443 } else { 80 };
+    let port = uri.port_u16().or_else(|| {
+        let host = headers.get(HOST)?.to_str().ok()?;
+        // `[::1]:8080` and `host:8080`: the port follows the last `:` after any `]`.
+        let after_bracket = host.rsplit_once(']').map_or(host, |(_, rest)| rest);
+        after_bracket.rsplit_once(':')?.1.parse().ok()
+    });
+    (proto, port.unwrap_or(default_port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_connection_names_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, "keep-alive, X-Hop , bad name".parse().unwrap());
+        headers.insert("x-hop", "1".parse().unwrap());
+        headers.insert("keep-alive", "timeout=5".parse().unwrap());
+        headers.insert(TE, "trailers".parse().unwrap());
+        headers.insert(PROXY_AUTHORIZATION, "Basic x".parse().unwrap());
+        headers.insert(UPGRADE, "h2c".parse().unwrap());
+        headers.insert("x-end-to-end", "1".parse().unwrap());
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("x-end-to-end"));
+    }
+
+    #[test]
+    fn forwarded_for_is_appended() {
+        let mut headers = HeaderMap::new();
+        append_forwarded_for(&mut headers, "10.0.0.1");
+        assert_eq!(headers[&X_FORWARDED_FOR], "10.0.0.1");
+        headers.append(X_FORWARDED_FOR, "10.0.0.2".parse().unwrap());
+        append_forwarded_for(&mut headers, "10.0.0.3");
+        assert_eq!(headers[&X_FORWARDED_FOR], "10.0.0.1, 10.0.0.2, 10.0.0.3");
+        append_forwarded_for(&mut headers, "");
+        assert_eq!(headers.get_all(&X_FORWARDED_FOR).iter().count(), 1);
+    }
+
+    #[test]
+    fn proto_and_port_come_from_the_uri_or_host() {
+        let mut headers = HeaderMap::new();
+        let origin: Uri = "/x".parse().unwrap();
+        assert_eq!(forwarded_proto_port(&origin, &headers), ("http", 80));
+        headers.insert(HOST, "api.local:8443".parse().unwrap());
+        assert_eq!(forwarded_proto_port(&origin, &headers), ("http", 8443));
+        headers.insert(HOST, "[::1]".parse().unwrap());
+        assert_eq!(forwarded_proto_port(&origin, &headers), ("http", 80));
+        let absolute: Uri = "https://api.local/x".parse().unwrap();
+        assert_eq!(forwarded_proto_port(&absolute, &headers), ("https", 443));
+    }
+}

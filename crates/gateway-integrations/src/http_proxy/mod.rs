@@ -1,0 +1,519 @@
+//! HTTP_PROXY integrations: the request is passed to an HTTP backend and the
+//! backend's response back to the client, both streamed.
+//!
+//! # The backend request
+//!
+//! - **URI.** The integration `uri`, with `${stageVariables.NAME}` substituted at
+//!   compile time. `{name}` and `{name+}` placeholders are filled per request from the
+//!   `integration.request.path.name` mapping when there is one, else from the
+//!   method's path parameter of the same name; a placeholder with neither is refused
+//!   at compile time. Values are percent-encoded as path segments, a greedy value
+//!   keeping its `/`. The client's query string is appended to the URI's own;
+//!   `integration.request.querystring.NAME` mappings replace the client's values of
+//!   that name, and `integration.request.header.NAME` mappings set headers.
+//! - **Invalid URIs.** A URI that is invalid as written is a compile error. One that
+//!   only becomes invalid through a stage variable's value answers 500
+//!   `API_CONFIGURATION_ERROR` ("Invalid endpoint address" on AWS), so a bad variable
+//!   breaks its routes, not the whole stage. `https` backends are refused at compile
+//!   time: TLS is not in this crate yet.
+//! - **Method.** The integration's `httpMethod`; `ANY` forwards the client's method.
+//! - **Headers.** The client's headers are forwarded except hop-by-hop ones
+//!   (`Connection` and the headers it names, `Keep-Alive`, `Proxy-Authenticate`,
+//!   `Proxy-Authorization`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`,
+//!   `Upgrade`). `Host` is the backend's authority, as AWS rewrites it. As AWS does for
+//!   REST APIs, the gateway sets `X-Amzn-Trace-Id` (the request context's trace),
+//!   appends the client's address (`$context.identity.sourceIp`) to
+//!   `X-Forwarded-For`, and sets `X-Forwarded-Proto` and `X-Forwarded-Port` to the
+//!   scheme and port the client reached the gateway on, replacing any the client
+//!   sent.
+//! - **Body.** Streamed to the backend without buffering. The backend is spoken to
+//!   over HTTP/1.1 whatever version the client used, as AWS does.
+//!
+//! # The response
+//!
+//! The backend's status, headers (minus hop-by-hop ones) and streamed body are the
+//! method response; integration responses and templates are not applied, as on AWS.
+//! The backend's status is also put in the extensions as
+//! [`IntegrationStatus`](crate::IntegrationStatus).
+//!
+//! # Failures
+//!
+//! - No response head within the integration `timeout` (default 29 s; compile refuses
+//!   values outside 50 ms to 29 s): 504 `INTEGRATION_TIMEOUT`,
+//!   `{"message": "Endpoint request timed out"}`.
+//! - The backend cannot be reached (connection refused, DNS failure): 500
+//!   `API_CONFIGURATION_ERROR`, `{"message": "Internal server error"}`, logged as AWS
+//!   logs it, "Execution failed due to configuration error". AWS's gateway-response
+//!   table files an invalid endpoint under this type.
+//! - The connection fails after it was made (reset before the response head, a
+//!   malformed head): 502 `INTEGRATION_FAILURE`, `{"message": "Internal server
+//!   error"}` with `x-amzn-ErrorType: InternalServerErrorException`. AWS's
+//!   gateway-response table lists 504 for `INTEGRATION_FAILURE`, but its data plane
+//!   answers that type with a status that depends on the cause: LocalStack, testing
+//!   against AWS, found 500 for a failed Lambda call (localstack/localstack#11183),
+//!   and REST APIs answer 502 "Internal server error" for an unusable integration
+//!   response (DataBiosphere/azul#7470 shows one with `InternalServerErrorException`).
+//!   A backend that breaks the connection is the textbook 502 Bad Gateway, so that
+//!   is the status; the type stays `INTEGRATION_FAILURE`, so an API's customised
+//!   gateway response for it still applies.
+//! - The request body exceeds the limit set with `Body::limited`: 413
+//!   `REQUEST_TOO_LARGE`.
+//!
+//! A failure after the response head (the backend resets mid-body) ends the streamed
+//! body with an error; the status has already been sent.
+
+mod headers;
+mod uri;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use gateway_core::body::{Body, BoxError, LengthLimitError, cause_ref};
+use gateway_core::context::RequestContext;
+use gateway_core::error::{GatewayError, GatewayResponseType};
+use gateway_core::model::{Integration, IntegrationType, MIN_INTEGRATION_TIMEOUT, Route};
+use gateway_core::observe::trace::X_AMZN_TRACE_ID;
+use gateway_core::stage::StageTemplate;
+use http::header::HOST;
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Client, ResponseFuture};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use pin_project_lite::pin_project;
+use tokio::time::Timeout;
+use tower::Service;
+
+use self::headers::{
+    X_FORWARDED_PORT, X_FORWARDED_PROTO, append_forwarded_for, forwarded_proto_port,
+    remove_hop_by_hop,
+};
+use self::uri::{UriError, UriTemplate};
+use crate::mapping::{RequestTarget, RequestValues, Side, Source};
+use crate::{CompileContext, CompileError, IntegrationStatus};
+
+/// The pooled HTTP/1.1 client that every HTTP_PROXY route of a gateway shares.
+///
+/// Connections are kept alive and reused; an idle connection is closed after
+/// [`HttpClient::IDLE_TIMEOUT`]; there is no limit per backend host. Cloning shares
+/// the pool.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    client: Client<HttpConnector, Body>,
+}
+
+impl HttpClient {
+    /// How long an idle pooled connection is kept.
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+    /// A client with the default pool settings.
+    ///
+    /// Building it needs no runtime; using it needs a Tokio runtime with time enabled.
+    #[must_use]
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        // Detects backends that vanished without closing pooled connections.
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Self::IDLE_TIMEOUT)
+            .pool_max_idle_per_host(usize::MAX)
+            .build(connector);
+        Self { client }
+    }
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The service an HTTP_PROXY integration compiles to.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpProxyIntegration {
+    proxy: Arc<HttpProxy>,
+    client: Client<HttpConnector, Body>,
+}
+
+#[derive(Debug)]
+struct HttpProxy {
+    route: Arc<str>,
+    target: Target,
+    /// `None` for `ANY`: the client's method.
+    method: Option<Method>,
+    timeout: Duration,
+    path: Vec<(String, Source)>,
+    query: Vec<(String, Source)>,
+    headers: Vec<(HeaderName, Source)>,
+}
+
+#[derive(Debug)]
+enum Target {
+    Uri(UriTemplate),
+    /// A URI made invalid by a stage variable: answered with 500 per request.
+    Invalid(String),
+}
+
+impl HttpProxyIntegration {
+    pub(crate) fn compile(
+        route: &Route,
+        integration: &Integration,
+        ctx: &CompileContext<'_>,
+    ) -> Result<Self, CompileError> {
+        let route_key = route.route_key();
+        let invalid = |field: &str, reason: String| CompileError::InvalidField {
+            route: route_key.clone(),
+            field: field.to_owned(),
+            reason,
+        };
+        let missing = |field| CompileError::MissingField {
+            route: route_key.clone(),
+            kind: IntegrationType::HttpProxy,
+            field,
+        };
+
+        let timeout = integration.timeout;
+        let max = ctx.protocol.max_integration_timeout();
+        if !(MIN_INTEGRATION_TIMEOUT..=max).contains(&timeout) {
+            return Err(CompileError::InvalidTimeout {
+                route: route_key,
+                timeout,
+                max,
+            });
+        }
+
+        let method = integration
+            .http_method
+            .as_deref()
+            .ok_or_else(|| missing("httpMethod"))?;
+        let method = if method.eq_ignore_ascii_case("ANY") {
+            None
+        } else {
+            let parsed = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                .map_err(|_| invalid("httpMethod", format!("`{method}` is not an HTTP method")))?;
+            Some(parsed)
+        };
+
+        let raw_uri = integration.uri.as_deref().ok_or_else(|| missing("uri"))?;
+        let stage_template = StageTemplate::parse(raw_uri);
+        let uri = stage_template.render(ctx.stage_variables);
+        let mut target = match UriTemplate::parse(&uri) {
+            Ok(template) => Target::Uri(template),
+            Err(UriError::Https) => {
+                return Err(CompileError::TlsUnsupported {
+                    route: route_key,
+                    uri,
+                });
+            }
+            Err(UriError::Invalid(reason)) if stage_template.variables().next().is_some() => {
+                Target::Invalid(format!("invalid endpoint address `{uri}`: {reason}"))
+            }
+            Err(UriError::Invalid(reason)) => return Err(invalid("uri", reason)),
+        };
+
+        let mut path = Vec::new();
+        let mut query = Vec::new();
+        let mut headers = Vec::new();
+        for (key, expr) in &integration.request_parameters {
+            let field = format!("requestParameters.{key}");
+            let target = RequestTarget::parse(key).map_err(|e| invalid(&field, e))?;
+            let source = Source::parse(expr, ctx.stage_variables, Side::Request)
+                .map_err(|e| invalid(&field, e))?;
+            match target {
+                RequestTarget::Path(name) => path.push((name, source)),
+                RequestTarget::QueryString(name) => query.push((name, source)),
+                RequestTarget::Header(name) => headers.push((name, source)),
+            }
+        }
+
+        if let Target::Uri(template) = &mut target {
+            bind_placeholders(template, &route.path, &mut path)
+                .map_err(|(field, reason)| invalid(&field, reason))?;
+        }
+
+        Ok(Self {
+            proxy: Arc::new(HttpProxy {
+                route: route_key.into(),
+                target,
+                method,
+                timeout,
+                path,
+                query,
+                headers,
+            }),
+            client: ctx.client.client.clone(),
+        })
+    }
+}
+
+/// Gives every placeholder of `template` a source: its `integration.request.path`
+/// mapping, else the method's path parameter of the same name. Fails with the field
+/// and reason when a placeholder has neither or a mapping has no placeholder.
+fn bind_placeholders(
+    template: &mut UriTemplate,
+    route_path: &str,
+    path: &mut Vec<(String, Source)>,
+) -> Result<(), (String, String)> {
+    for (name, _) in path.iter() {
+        if !template.params().any(|(p, _)| p == name) {
+            return Err((
+                format!("requestParameters.integration.request.path.{name}"),
+                format!("the integration uri has no `{{{name}}}` placeholder"),
+            ));
+        }
+    }
+    let route_params = route_path_params(route_path);
+    let placeholders: Vec<String> = template.params().map(|(name, _)| name.to_owned()).collect();
+    for name in placeholders {
+        if !path.iter().any(|(mapped, _)| *mapped == name) {
+            if !route_params.iter().any(|(p, _)| *p == name) {
+                return Err((
+                    "uri".to_owned(),
+                    format!(
+                        "`{{{name}}}` has no integration.request.path.{name} mapping and the \
+                         route has no path parameter `{name}`"
+                    ),
+                ));
+            }
+            path.push((name.clone(), Source::Path(name.clone())));
+        }
+        // A value from a greedy method parameter keeps its `/`, however the integration
+        // URI writes the placeholder (AWS's own examples write `{proxy}`).
+        let from_greedy = path.iter().any(|(mapped, source)| {
+            *mapped == name
+                && matches!(source, Source::Path(p)
+                    if route_params.iter().any(|(r, greedy)| *greedy && r == p))
+        });
+        if from_greedy {
+            template.keep_slashes(&name);
+        }
+    }
+    Ok(())
+}
+
+/// The path parameters of a route template, with whether each is greedy
+/// (`{id}`, `{proxy+}`).
+fn route_path_params(path: &str) -> Vec<(&str, bool)> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| match name.strip_suffix('+') {
+            Some(name) => (name, true),
+            None => (name, false),
+        })
+        .collect()
+}
+
+impl HttpProxy {
+    /// Builds the backend request, or the gateway error that answers instead.
+    fn backend_request(
+        &self,
+        mut parts: http::request::Parts,
+        body: Body,
+    ) -> Result<Request<Body>, GatewayError> {
+        let template = match &self.target {
+            Target::Uri(template) => template,
+            Target::Invalid(reason) => return Err(self.configuration_error(reason)),
+        };
+        let values = RequestValues::from_parts(&parts);
+        let query: Vec<(&str, Cow<'_, str>)> = self
+            .query
+            .iter()
+            .filter_map(|(name, source)| Some((name.as_str(), source.resolve(&values, None)?)))
+            .collect();
+        let path_value = |name: &str| {
+            self.path
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, source)| source.resolve(&values, None))
+        };
+        let uri = template
+            .build(path_value, parts.uri.query(), &query)
+            .map_err(|e| self.configuration_error(&format!("invalid endpoint address: {e}")))?;
+        let mapped_headers: Vec<(HeaderName, HeaderValue)> = self
+            .headers
+            .iter()
+            .filter_map(|(name, source)| {
+                let value = source.resolve(&values, None)?;
+                Some((name.clone(), HeaderValue::from_str(&value).ok()?))
+            })
+            .collect();
+        let (proto, port) = forwarded_proto_port(&parts.uri, &parts.headers);
+
+        let context = parts.extensions.get::<RequestContext>();
+        let mut headers = std::mem::take(&mut parts.headers);
+        remove_hop_by_hop(&mut headers);
+        headers.insert(HOST, template.host().clone());
+        if let Some(trace) = context.and_then(|c| c.trace_id.as_ref())
+            && let Ok(value) = HeaderValue::from_str(&trace.to_string())
+        {
+            headers.insert(X_AMZN_TRACE_ID, value);
+        }
+        if let Some(context) = context {
+            append_forwarded_for(&mut headers, &context.identity.source_ip);
+        }
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+        headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
+        for (name, value) in mapped_headers {
+            headers.insert(name, value);
+        }
+
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone().unwrap_or(parts.method);
+        *request.uri_mut() = uri;
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+
+    fn configuration_error(&self, reason: &str) -> GatewayError {
+        tracing::warn!(
+            route = %self.route,
+            "Execution failed due to configuration error: {reason}"
+        );
+        GatewayError::new(GatewayResponseType::ApiConfigurationError)
+    }
+
+    /// The backend's response, passed through.
+    fn pass_through(&self, response: Response<hyper::body::Incoming>) -> Response<Body> {
+        let (mut parts, body) = response.into_parts();
+        remove_hop_by_hop(&mut parts.headers);
+        parts
+            .extensions
+            .insert(IntegrationStatus(parts.status.as_u16()));
+        Response::from_parts(parts, Body::from(body))
+    }
+
+    /// The gateway response for a client error.
+    fn failure(&self, err: &hyper_util::client::legacy::Error) -> Response<Body> {
+        if cause_ref::<LengthLimitError>(err).is_some() {
+            return GatewayError::new(GatewayResponseType::RequestTooLarge).into_response();
+        }
+        if err.is_connect() {
+            return self
+                .configuration_error(&ErrorChain(err).to_string())
+                .into_response();
+        }
+        tracing::warn!(
+            route = %self.route,
+            error = %ErrorChain(err),
+            "Execution failed: the integration endpoint failed before its response head"
+        );
+        GatewayError::new(GatewayResponseType::IntegrationFailure)
+            .with_status(StatusCode::BAD_GATEWAY)
+            .into_response()
+    }
+
+    fn timed_out(&self) -> Response<Body> {
+        tracing::warn!(
+            route = %self.route,
+            timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            "Execution failed due to a timeout error"
+        );
+        GatewayError::new(GatewayResponseType::IntegrationTimeout).into_response()
+    }
+}
+
+/// Displays an error with its sources: `a: b: c`.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
+impl Service<Request<Body>> for HttpProxyIntegration {
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = ProxyFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The pooled client is always ready; it queues for a connection per request.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let (parts, body) = req.into_parts();
+        match self.proxy.backend_request(parts, body) {
+            Ok(request) => ProxyFuture::Backend {
+                call: tokio::time::timeout(self.proxy.timeout, self.client.request(request)),
+                proxy: Arc::clone(&self.proxy),
+            },
+            Err(err) => ProxyFuture::Answered {
+                response: Some(err.into_response()),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of an HTTP_PROXY integration.
+    #[project = ProxyFutureProj]
+    pub(crate) enum ProxyFuture {
+        /// The gateway answered without calling the backend.
+        Answered { response: Option<Response<Body>> },
+        /// Waiting for the backend's response head.
+        Backend {
+            #[pin]
+            call: Timeout<ResponseFuture>,
+            proxy: Arc<HttpProxy>,
+        },
+    }
+}
+
+impl fmt::Debug for ProxyFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Answered { .. } => f.write_str("ProxyFuture::Answered"),
+            Self::Backend { .. } => f.write_str("ProxyFuture::Backend"),
+        }
+    }
+}
+
+impl Future for ProxyFuture {
+    type Output = Result<Response<Body>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ProxyFutureProj::Answered { response } => Poll::Ready(
+                response
+                    .take()
+                    .ok_or_else(|| "ProxyFuture polled after completion".into()),
+            ),
+            ProxyFutureProj::Backend { call, proxy } => {
+                Poll::Ready(Ok(match ready!(call.poll(cx)) {
+                    Ok(Ok(response)) => proxy.pass_through(response),
+                    Ok(Err(err)) => proxy.failure(&err),
+                    Err(_elapsed) => proxy.timed_out(),
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_params_are_found() {
+        assert_eq!(
+            route_path_params("/pets/{petId}/x/{proxy+}"),
+            [("petId", false), ("proxy", true)]
+        );
+        assert!(route_path_params("/pets").is_empty());
+        assert!(route_path_params("$default").is_empty());
+    }
+}
