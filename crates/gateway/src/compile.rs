@@ -1,0 +1,265 @@
+//! Compiling stages into what serves requests.
+//!
+//! A stage's deployment (and its canary's) is compiled once into a [`CompiledStage`]:
+//! a router whose entries hold each route's ready-to-call service, metric handles and
+//! the `$context` values that are the same for every request of the route. At request
+//! time nothing is parsed or looked up that could have been decided here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gateway_core::error::GatewayResponses;
+use gateway_core::model::{Api, ApiProtocol, Route};
+use gateway_core::observe::access_log::{AccessLogFormat, AccessLogSink};
+use gateway_core::observe::metrics::{MethodLabels, MetricsRegistry, RouteMetrics};
+use gateway_core::router::{MatchMode, Router};
+use gateway_core::stage::StageVariables;
+use gateway_core::{Body, GatewayError, GatewayResponseType};
+use gateway_integrations::{CompileContext, HttpClient, IntegrationService};
+use http::{HeaderName, Request, Response};
+use tower::util::BoxCloneSyncService;
+
+/// Why a stage could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// A route's template is invalid or duplicated.
+    #[error("API `{api}`: {source}")]
+    Route {
+        /// The API id.
+        api: String,
+        /// The router's error.
+        source: gateway_core::router::RouteError,
+    },
+    /// An integration is invalid (or unsupported, in strict mode).
+    #[error("API `{api}`: {source}")]
+    Integration {
+        /// The API id.
+        api: String,
+        /// The integration's error.
+        source: gateway_integrations::CompileError,
+    },
+    /// The gateway responses are invalid.
+    #[error("API `{api}`: x-amazon-apigateway-gateway-responses: {message}")]
+    GatewayResponses {
+        /// The API id.
+        api: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Everything a stage compile needs besides the API itself.
+#[derive(Debug, Clone, Copy)]
+pub struct StageCompileContext<'a> {
+    /// The stage name.
+    pub stage: &'a str,
+    /// The account id for `$context.accountId`.
+    pub account_id: &'a str,
+    /// The shared backend client.
+    pub client: &'a HttpClient,
+    /// The metrics registry.
+    pub metrics: &'a MetricsRegistry,
+    /// Refuse unsupported integrations instead of answering 500 for them.
+    pub strict: bool,
+}
+
+/// One route, compiled.
+#[derive(Debug)]
+pub struct CompiledRoute {
+    /// The route's service: its layers and its integration.
+    pub service: IntegrationService,
+    /// `$context.resourcePath`.
+    pub resource_path: Arc<str>,
+    /// `$context.resourceId`.
+    pub resource_id: Arc<str>,
+    /// `$context.routeKey`.
+    pub route_key: Arc<str>,
+    /// Metric handles.
+    pub metrics: RouteMetrics,
+}
+
+/// A deployment compiled for a stage (the stage's base or its canary).
+#[derive(Debug)]
+pub struct CompiledVariant {
+    /// The deployment id.
+    pub deployment_id: String,
+    /// The API flavour (routing and error shapes).
+    pub protocol: ApiProtocol,
+    /// Routes.
+    pub router: Router<CompiledRoute>,
+    /// The variables this variant sees.
+    pub stage_variables: Arc<StageVariables>,
+    /// Customised gateway responses.
+    pub gateway_responses: Arc<GatewayResponses>,
+    /// Metrics for requests that match no route.
+    pub unmatched_metrics: RouteMetrics,
+}
+
+/// A canary variant and how requests are sent to it.
+#[derive(Debug)]
+pub struct CompiledCanary {
+    /// The canary's compiled deployment.
+    pub variant: CompiledVariant,
+    /// Percent of requests, 0 to 100.
+    pub percent: f64,
+    /// A header forcing the choice, when configured.
+    pub override_header: Option<HeaderName>,
+}
+
+/// Where a stage's access-log lines go.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    /// The compiled format.
+    pub format: Arc<AccessLogFormat>,
+    /// The sink.
+    pub sink: Arc<dyn AccessLogSink>,
+}
+
+/// A stage ready to serve.
+#[derive(Debug)]
+pub struct CompiledStage {
+    /// `$context.apiId`.
+    pub api_id: Arc<str>,
+    /// `$context.accountId`.
+    pub account_id: Arc<str>,
+    /// `$context.stage`.
+    pub stage: Arc<str>,
+    /// The base deployment.
+    pub base: CompiledVariant,
+    /// The canary, if any.
+    pub canary: Option<CompiledCanary>,
+    /// Access logging, if enabled.
+    pub access_log: Option<AccessLog>,
+}
+
+impl CompiledStage {
+    /// Chooses the variant for a request: the override header when configured and
+    /// present, else a draw against the canary's percentage.
+    #[must_use]
+    pub fn choose(&self, headers: &http::HeaderMap) -> &CompiledVariant {
+        let Some(canary) = &self.canary else {
+            return &self.base;
+        };
+        let forced = canary
+            .override_header
+            .as_ref()
+            .and_then(|h| headers.get(h))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| match v.to_ascii_lowercase().as_str() {
+                "canary" | "true" => Some(true),
+                "base" | "false" => Some(false),
+                _ => None,
+            });
+        let to_canary = forced.unwrap_or_else(|| {
+            canary.percent >= 100.0 || (canary.percent > 0.0 && fastrand_percent() < canary.percent)
+        });
+        if to_canary {
+            &canary.variant
+        } else {
+            &self.base
+        }
+    }
+}
+
+fn fastrand_percent() -> f64 {
+    gateway_core::stage::Canary::draw_percent()
+}
+
+/// Compiles one deployment of `api` with `variables` for a stage.
+pub fn compile_variant(
+    api: &Api,
+    deployment_id: &str,
+    variables: StageVariables,
+    ctx: &StageCompileContext<'_>,
+) -> Result<CompiledVariant, CompileError> {
+    let mode = match api.protocol {
+        ApiProtocol::Http => MatchMode::RouteFirst,
+        ApiProtocol::Rest | ApiProtocol::WebSocket => MatchMode::ResourceFirst,
+    };
+    let gateway_responses =
+        GatewayResponses::compile(&api.gateway_responses).map_err(|message| {
+            CompileError::GatewayResponses {
+                api: api.id.clone(),
+                message,
+            }
+        })?;
+    let mut router = Router::new(mode);
+    let mut resource_ids: HashMap<&str, Arc<str>> = HashMap::new();
+    for route in &api.routes {
+        let service = compile_route(api, route, &variables, ctx)?;
+        let resource_id = Arc::clone(
+            resource_ids
+                .entry(route.path.as_str())
+                .or_insert_with(|| route.resource_id().into()),
+        );
+        let labels = MethodLabels {
+            api: api.id.clone(),
+            stage: ctx.stage.to_owned(),
+            method: route.method.to_string(),
+            resource: route.path.clone(),
+        };
+        let compiled = CompiledRoute {
+            service,
+            resource_path: route.path.as_str().into(),
+            resource_id,
+            route_key: route.route_key().into(),
+            metrics: ctx.metrics.route(&labels),
+        };
+        router
+            .insert(&route.method, &route.path, compiled)
+            .map_err(|source| CompileError::Route {
+                api: api.id.clone(),
+                source,
+            })?;
+    }
+    let unmatched_metrics = ctx.metrics.route(&MethodLabels {
+        api: api.id.clone(),
+        stage: ctx.stage.to_owned(),
+        method: "-".to_owned(),
+        resource: "-".to_owned(),
+    });
+    Ok(CompiledVariant {
+        deployment_id: deployment_id.to_owned(),
+        protocol: api.protocol,
+        router,
+        stage_variables: Arc::new(variables),
+        gateway_responses: Arc::new(gateway_responses),
+        unmatched_metrics,
+    })
+}
+
+/// Builds one route's service. Later features (authorizers, API keys, throttling,
+/// validation, caching) wrap the integration here, each only when the route needs it.
+fn compile_route(
+    api: &Api,
+    route: &Route,
+    variables: &StageVariables,
+    ctx: &StageCompileContext<'_>,
+) -> Result<IntegrationService, CompileError> {
+    let integration_ctx = CompileContext {
+        stage_variables: variables,
+        client: ctx.client,
+        protocol: api.protocol,
+    };
+    match gateway_integrations::compile(route, &integration_ctx) {
+        Ok(service) => Ok(service),
+        Err(err @ gateway_integrations::CompileError::Unsupported { .. }) if !ctx.strict => {
+            tracing::warn!(api = %api.id, route = %route.route_key(), error = %err,
+                "route answers 500 until its integration is supported");
+            Ok(configuration_error_service())
+        }
+        Err(source) => Err(CompileError::Integration {
+            api: api.id.clone(),
+            source,
+        }),
+    }
+}
+
+/// A service answering API_CONFIGURATION_ERROR, for routes that cannot be served.
+fn configuration_error_service() -> IntegrationService {
+    BoxCloneSyncService::new(tower::service_fn(|_req: Request<Body>| async {
+        Ok::<Response<Body>, gateway_core::BoxError>(
+            GatewayError::new(GatewayResponseType::ApiConfigurationError).into_response(),
+        )
+    }))
+}

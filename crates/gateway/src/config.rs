@@ -1,0 +1,521 @@
+//! The gateway's configuration file.
+//!
+//! A YAML document naming the APIs (each defined by an OpenAPI file), their stages
+//! (variables, canary), custom domain names with base path mappings, the listeners,
+//! access logs and limits. Every field is described in `docs/configuration.md`.
+//! Unknown fields are refused, and every error names the file and the field (and the
+//! line and column when the YAML itself is malformed).
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use gateway_core::context::TrustedProxies;
+use gateway_core::limits::RequestLimits;
+use gateway_core::observe::access_log::AccessLogFormat;
+use gateway_core::stage::StageVariables;
+use serde::Deserialize;
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or a field has the wrong type.
+    #[error("{file}:{line}:{column}: {field}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The field path, such as `apis[0].stages[1].canary.percent`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A field's value breaks a rule.
+    #[error("{file}: {field}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An OpenAPI document the configuration names could not be loaded.
+    #[error("{0}")]
+    OpenApi(#[from] gateway_openapi::LoadError),
+}
+
+/// The root of the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the gateway listens on (`--listen` overrides it).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The admin listener (metrics, reload, stage operations); off when absent.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// Request size limits; AWS's values by default.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Peers allowed to set `X-Forwarded-For` (CIDR blocks).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Access logs for every stage that does not set its own.
+    #[serde(default)]
+    pub access_log: Option<AccessLogConfig>,
+    /// The region in ARNs and `$context`.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The account id in ARNs and `$context.accountId`.
+    #[serde(default = "default_account")]
+    pub account_id: String,
+    /// Turn OpenAPI warnings (unsupported settings) into errors.
+    #[serde(default)]
+    pub strict: bool,
+    /// The APIs served.
+    pub apis: Vec<ApiConfig>,
+    /// Custom domain names.
+    #[serde(default)]
+    pub domains: Vec<DomainConfig>,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of the admin listener.
+    pub listen: SocketAddr,
+}
+
+/// Request size limits.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body in bytes (AWS: 10 MB).
+    pub max_payload_bytes: usize,
+    /// Largest request line plus header values in bytes (AWS: 10,240).
+    pub max_header_bytes: usize,
+    /// Longest URL in bytes (8,192).
+    pub max_url_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let aws = RequestLimits::aws();
+        Self {
+            max_payload_bytes: aws.max_payload_bytes,
+            max_header_bytes: aws.max_header_bytes,
+            max_url_bytes: aws.max_url_bytes,
+        }
+    }
+}
+
+impl From<LimitsConfig> for RequestLimits {
+    fn from(c: LimitsConfig) -> Self {
+        Self {
+            max_payload_bytes: c.max_payload_bytes,
+            max_header_bytes: c.max_header_bytes,
+            max_url_bytes: c.max_url_bytes,
+        }
+    }
+}
+
+/// Access-log settings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogConfig {
+    /// `stdout`, or a file path (relative to the config file) to append to.
+    pub destination: String,
+    /// The format; AWS's JSON default when absent.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// One API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// The name used in the admin API and domain mappings.
+    pub name: String,
+    /// The API id; derived from the document's title when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The OpenAPI document (relative to the config file).
+    pub openapi: PathBuf,
+    /// `REST` or `HTTP`; detected from the document when absent.
+    #[serde(default)]
+    pub protocol: Option<Protocol>,
+    /// The stages.
+    pub stages: Vec<StageConfig>,
+}
+
+/// The API flavour.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum Protocol {
+    /// A REST API.
+    #[serde(rename = "REST")]
+    Rest,
+    /// An HTTP API.
+    #[serde(rename = "HTTP")]
+    Http,
+}
+
+/// One stage of an API.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// The stage name: the first path segment, or `$default` for none.
+    pub name: String,
+    /// Stage variables.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// A canary release.
+    #[serde(default)]
+    pub canary: Option<CanaryConfig>,
+    /// This stage's access log (overrides the top-level one).
+    #[serde(default)]
+    pub access_log: Option<AccessLogConfig>,
+}
+
+/// A canary release on a stage.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryConfig {
+    /// The OpenAPI document the canary serves; the stage's own when absent (the
+    /// canary then differs only by its variables).
+    #[serde(default)]
+    pub openapi: Option<PathBuf>,
+    /// Percent of requests sent to the canary, 0 to 100.
+    pub percent: f64,
+    /// Stage variables that differ in the canary.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// A request header that forces the choice per request (`canary` or `base`);
+    /// off unless named, so production traffic cannot pick its side.
+    #[serde(default)]
+    pub override_header: Option<String>,
+}
+
+/// A custom domain name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// The host name, matched against the `Host` header.
+    pub name: String,
+    /// Base path mappings.
+    pub mappings: Vec<MappingConfig>,
+}
+
+/// A base path mapping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConfig {
+    /// The base path (`v1`, `orders/v2`), or `(none)` to map the whole domain.
+    #[serde(default = "none_base_path")]
+    pub base_path: String,
+    /// The API's name.
+    pub api: String,
+    /// The stage's name.
+    pub stage: String,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
+fn default_account() -> String {
+    "123456789012".to_owned()
+}
+
+fn none_base_path() -> String {
+    "(none)".to_owned()
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_str(&text, &file)
+    }
+
+    /// Parses and validates configuration text; `file` names it in errors.
+    pub fn from_str(text: &str, file: &str) -> Result<Self, ConfigError> {
+        let deserializer = yaml_serde::Deserializer::from_str(text);
+        let config: Self = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let (line, column) = inner.location().map_or((0, 0), |l| (l.line(), l.column()));
+            ConfigError::Parse {
+                file: file.to_owned(),
+                line,
+                column,
+                field,
+                message: inner.to_string(),
+            }
+        })?;
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    /// Checks the rules serde cannot express; errors name the field.
+    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let invalid = |field: String, message: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            field,
+            message,
+        };
+        if self.apis.is_empty() {
+            return Err(invalid(
+                "apis".into(),
+                "at least one API is required".into(),
+            ));
+        }
+        TrustedProxies::from_cidrs(&self.trusted_proxies)
+            .map_err(|m| invalid("trusted_proxies".into(), m))?;
+        if let Some(log) = &self.access_log {
+            validate_access_log(log).map_err(|m| invalid("access_log.format".into(), m))?;
+        }
+        let limits = self.limits;
+        if limits.max_payload_bytes == 0
+            || limits.max_header_bytes == 0
+            || limits.max_url_bytes == 0
+        {
+            return Err(invalid(
+                "limits".into(),
+                "limits must be greater than zero".into(),
+            ));
+        }
+        let mut api_names = HashSet::new();
+        let mut api_ids = HashSet::new();
+        for (i, api) in self.apis.iter().enumerate() {
+            let at = |f: &str| format!("apis[{i}].{f}");
+            if !api_names.insert(api.name.as_str()) {
+                return Err(invalid(
+                    at("name"),
+                    format!("duplicate API name `{}`", api.name),
+                ));
+            }
+            if let Some(id) = &api.id {
+                if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(invalid(
+                        at("id"),
+                        "an API id is letters and digits only".into(),
+                    ));
+                }
+                if !api_ids.insert(id.as_str()) {
+                    return Err(invalid(at("id"), format!("duplicate API id `{id}`")));
+                }
+            }
+            if api.stages.is_empty() {
+                return Err(invalid(
+                    at("stages"),
+                    "at least one stage is required".into(),
+                ));
+            }
+            let mut stage_names = HashSet::new();
+            for (j, stage) in api.stages.iter().enumerate() {
+                let at = |f: &str| format!("apis[{i}].stages[{j}].{f}");
+                if !valid_stage_name(&stage.name) {
+                    return Err(invalid(
+                        at("name"),
+                        format!(
+                            "`{}` is not a stage name: use letters, digits, `-` and `_` (at most 128), or `$default`",
+                            stage.name
+                        ),
+                    ));
+                }
+                if !stage_names.insert(stage.name.as_str()) {
+                    return Err(invalid(
+                        at("name"),
+                        format!("duplicate stage `{}`", stage.name),
+                    ));
+                }
+                StageVariables::from_map(stage.variables.clone())
+                    .map_err(|e| invalid(at("variables"), e.to_string()))?;
+                if let Some(canary) = &stage.canary {
+                    if !(0.0..=100.0).contains(&canary.percent) || canary.percent.is_nan() {
+                        return Err(invalid(
+                            at("canary.percent"),
+                            format!("must be between 0 and 100, got {}", canary.percent),
+                        ));
+                    }
+                    StageVariables::from_map(canary.variables.clone())
+                        .map_err(|e| invalid(at("canary.variables"), e.to_string()))?;
+                    if let Some(h) = &canary.override_header {
+                        http::HeaderName::from_bytes(h.as_bytes()).map_err(|_| {
+                            invalid(
+                                at("canary.override_header"),
+                                format!("`{h}` is not a header name"),
+                            )
+                        })?;
+                    }
+                }
+                if let Some(log) = &stage.access_log {
+                    validate_access_log(log).map_err(|m| invalid(at("access_log.format"), m))?;
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, domain) in self.domains.iter().enumerate() {
+            if domain.name.is_empty() || domain.name.contains(['/', ' ']) {
+                return Err(invalid(
+                    format!("domains[{i}].name"),
+                    format!("`{}` is not a host name", domain.name),
+                ));
+            }
+            for (j, mapping) in domain.mappings.iter().enumerate() {
+                let at = |f: &str| format!("domains[{i}].mappings[{j}].{f}");
+                let Some(api) = self.apis.iter().find(|a| a.name == mapping.api) else {
+                    return Err(invalid(
+                        at("api"),
+                        format!("no API named `{}`", mapping.api),
+                    ));
+                };
+                if !api.stages.iter().any(|s| s.name == mapping.stage) {
+                    return Err(invalid(
+                        at("stage"),
+                        format!("API `{}` has no stage `{}`", mapping.api, mapping.stage),
+                    ));
+                }
+                let base = normalize_base_path(&mapping.base_path);
+                if !seen.insert((domain.name.to_ascii_lowercase(), base.clone())) {
+                    return Err(invalid(
+                        at("base_path"),
+                        format!("duplicate base path `{}`", mapping.base_path),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `(none)` and empty map to "", others lose their surrounding slashes.
+#[must_use]
+pub fn normalize_base_path(base_path: &str) -> String {
+    if base_path == "(none)" {
+        return String::new();
+    }
+    base_path.trim_matches('/').to_owned()
+}
+
+fn valid_stage_name(name: &str) -> bool {
+    name == "$default"
+        || (!name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+fn validate_access_log(log: &AccessLogConfig) -> Result<(), String> {
+    if let Some(format) = &log.format {
+        AccessLogFormat::compile(format).map_err(|e| e.to_string())?;
+    }
+    if log.destination.is_empty() {
+        return Err("destination must be `stdout` or a file path".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "apis:\n  - name: pets\n    openapi: pets.yaml\n    stages:\n      - name: prod\n";
+
+    #[test]
+    fn minimal_config_gets_aws_defaults() {
+        let config = Config::from_str(MINIMAL, "gw.yaml").unwrap();
+        assert_eq!(config.listen, default_listen());
+        assert_eq!(config.limits.max_payload_bytes, 10 * 1024 * 1024);
+        assert_eq!(config.region, "us-east-1");
+        assert!(!config.strict);
+    }
+
+    #[test]
+    fn parse_errors_name_file_line_and_field() {
+        let text = "apis:\n  - name: pets\n    openapi: pets.yaml\n    stages:\n      - name: prod\n        canary:\n          percent: lots\n";
+        let err = Config::from_str(text, "gw.yaml").unwrap_err().to_string();
+        assert!(err.starts_with("gw.yaml:7:"), "{err}");
+        assert!(err.contains("apis[0].stages[0].canary.percent"), "{err}");
+        let err = Config::from_str("apis: []\nlisen: 1\n", "gw.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `lisen`"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_field() {
+        let cases = [
+            ("apis: []\n", "apis"),
+            (
+                &format!("{MINIMAL}        variables: {{\"bad name\": x}}\n"),
+                "apis[0].stages[0].variables",
+            ),
+            (
+                &format!("{MINIMAL}        canary: {{percent: 150}}\n"),
+                "apis[0].stages[0].canary.percent",
+            ),
+            (
+                &format!("{MINIMAL}      - name: prod\n"),
+                "apis[0].stages[1].name",
+            ),
+            (
+                &format!("{MINIMAL}      - name: \"a/b\"\n"),
+                "apis[0].stages[1].name",
+            ),
+            (
+                &format!(
+                    "{MINIMAL}domains:\n  - name: api.local\n    mappings:\n      - {{api: pets, stage: dev}}\n"
+                ),
+                "domains[0].mappings[0].stage",
+            ),
+            (
+                &format!(
+                    "{MINIMAL}access_log: {{destination: stdout, format: \"$context.status\"}}\n"
+                ),
+                "access_log.format",
+            ),
+            (
+                &format!("{MINIMAL}trusted_proxies: [\"10.0.0.0/99\"]\n"),
+                "trusted_proxies",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = Config::from_str(text, "gw.yaml").unwrap_err();
+            match &err {
+                ConfigError::Invalid { field: f, .. } => assert_eq!(f, field, "{err}"),
+                other => panic!("expected Invalid for {field}, got {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn base_paths_normalize() {
+        assert_eq!(normalize_base_path("(none)"), "");
+        assert_eq!(normalize_base_path("/v1/"), "v1");
+        assert_eq!(normalize_base_path("orders/v2"), "orders/v2");
+    }
+}

@@ -1,0 +1,561 @@
+//! The gateway's state: APIs, their deployments and stages, and the compiled table
+//! that serves them.
+//!
+//! Loading a configuration loads each API's OpenAPI document. A document that
+//! differs from the one loaded before becomes a new [`Deployment`] that every stage
+//! of the API is moved to (its previous deployment goes to the stage's history, so
+//! it can be rolled back). Then all stages are compiled into a new
+//! [`DispatchTable`], which replaces the old one in a single atomic store. Nothing
+//! changes unless everything compiles.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+use gateway_core::context::TrustedProxies;
+use gateway_core::model::ApiProtocol;
+use gateway_core::observe::access_log::{
+    AccessLogFormat, AccessLogSink, DEFAULT_FORMAT, WriterSink,
+};
+use gateway_core::observe::metrics::MetricsRegistry;
+use gateway_core::stage::{Deployment, Stage, StageVariables};
+use gateway_integrations::HttpClient;
+use gateway_openapi::{LoadOptions, Warning};
+use serde_json::json;
+
+use crate::compile::{
+    AccessLog, CompiledCanary, CompiledStage, StageCompileContext, compile_variant,
+};
+use crate::config::{
+    AccessLogConfig, CanaryConfig, Config, ConfigError, Protocol, normalize_base_path,
+};
+use crate::pipeline::{ApiStages, DispatchTable, GatewayService};
+
+/// Something the gateway could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration or a document it names is invalid.
+    #[error(transparent)]
+    Config(Box<ConfigError>),
+    /// A stage did not compile.
+    #[error("stage `{stage}`: {source}")]
+    Compile {
+        /// `api/stage`.
+        stage: String,
+        /// Why.
+        source: Box<crate::compile::CompileError>,
+    },
+    /// An admin operation named an API or stage that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A stage operation was refused.
+    #[error(transparent)]
+    Stage(#[from] gateway_core::stage::StageError),
+    /// An access-log destination could not be opened.
+    #[error("access log `{destination}`: {source}")]
+    AccessLog {
+        /// The destination.
+        destination: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl From<ConfigError> for Error {
+    fn from(err: ConfigError) -> Self {
+        Self::Config(Box::new(err))
+    }
+}
+
+/// What a (re)load did.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Unsupported settings found in the OpenAPI documents.
+    pub warnings: Vec<Warning>,
+    /// `api/stage` pairs that moved to a new deployment.
+    pub redeployed: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct ApiState {
+    id: String,
+    loaded: Arc<Deployment>,
+    canary_loaded: HashMap<PathBuf, Arc<Deployment>>,
+    stages: BTreeMap<String, StageState>,
+}
+
+#[derive(Debug, Clone)]
+struct StageState {
+    stage: Stage,
+    applied_canary: Option<CanaryConfig>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct State {
+    config: Option<Config>,
+    apis: BTreeMap<String, ApiState>,
+}
+
+/// A running gateway's state.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config_path: Option<PathBuf>,
+    base_dir: PathBuf,
+    state: Mutex<State>,
+    table: Arc<ArcSwap<DispatchTable>>,
+    metrics: MetricsRegistry,
+    client: HttpClient,
+    sinks: Mutex<HashMap<String, Arc<dyn AccessLogSink>>>,
+}
+
+impl Gateway {
+    /// Loads the configuration file and everything it names, and compiles it.
+    pub fn from_config_file(path: &Path) -> Result<(Self, LoadReport), Error> {
+        let config = Config::from_file(path)?;
+        let base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+        Self::build(config, base_dir, Some(path.to_path_buf()))
+    }
+
+    /// Compiles an already parsed configuration; relative paths resolve from `base_dir`.
+    pub fn from_config(config: Config, base_dir: &Path) -> Result<(Self, LoadReport), Error> {
+        Self::build(config, base_dir.to_path_buf(), None)
+    }
+
+    fn build(
+        config: Config,
+        base_dir: PathBuf,
+        config_path: Option<PathBuf>,
+    ) -> Result<(Self, LoadReport), Error> {
+        let gateway = Self {
+            inner: Arc::new(Inner {
+                config_path,
+                base_dir,
+                state: Mutex::new(State::default()),
+                table: Arc::new(ArcSwap::from_pointee(DispatchTable::default())),
+                metrics: MetricsRegistry::new(),
+                client: HttpClient::new(),
+                sinks: Mutex::new(HashMap::new()),
+            }),
+        };
+        let report = gateway.apply(config)?;
+        Ok((gateway, report))
+    }
+
+    /// The tower service answering API requests.
+    #[must_use]
+    pub fn service(&self) -> GatewayService {
+        GatewayService::new(Arc::clone(&self.inner.table))
+    }
+
+    /// The metrics registry.
+    #[must_use]
+    pub fn metrics(&self) -> &MetricsRegistry {
+        &self.inner.metrics
+    }
+
+    /// Blocks until every access-log line written so far is out.
+    pub fn flush_access_logs(&self) {
+        let sinks: Vec<_> = self
+            .inner
+            .sinks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for sink in sinks {
+            sink.flush();
+        }
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> Option<Config> {
+        self.lock().config.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Re-reads the configuration file and redeploys what changed. On any error the
+    /// gateway keeps serving what it served before.
+    pub fn reload(&self) -> Result<LoadReport, Error> {
+        let Some(path) = &self.inner.config_path else {
+            return Err(Error::NotFound(
+                "this gateway was not started from a config file".into(),
+            ));
+        };
+        let config = Config::from_file(path)?;
+        self.apply(config)
+    }
+
+    /// Points a stage back at its previous deployment.
+    pub fn rollback(&self, api: &str, stage: &str) -> Result<String, Error> {
+        self.with_stage(api, stage, |s| {
+            s.stage.rollback()?;
+            Ok(s.stage.deployment.id.clone())
+        })
+    }
+
+    /// Promotes a stage's canary.
+    pub fn promote_canary(&self, api: &str, stage: &str) -> Result<String, Error> {
+        self.with_stage(api, stage, |s| {
+            s.stage.promote_canary()?;
+            Ok(s.stage.deployment.id.clone())
+        })
+    }
+
+    fn with_stage<F>(&self, api: &str, stage: &str, f: F) -> Result<String, Error>
+    where
+        F: FnOnce(&mut StageState) -> Result<String, Error>,
+    {
+        let mut state = self.lock();
+        let mut next = state.clone();
+        let stage_state = next
+            .apis
+            .get_mut(api)
+            .ok_or_else(|| Error::NotFound(format!("no API named `{api}`")))?
+            .stages
+            .get_mut(stage)
+            .ok_or_else(|| Error::NotFound(format!("API `{api}` has no stage `{stage}`")))?;
+        let result = f(stage_state)?;
+        let table = self.compile_all(&next)?;
+        self.inner.table.store(Arc::new(table));
+        *state = next;
+        Ok(result)
+    }
+
+    /// A JSON description of APIs, stages, deployments and canaries.
+    #[must_use]
+    pub fn describe(&self) -> serde_json::Value {
+        let state = self.lock();
+        let apis: Vec<_> = state
+            .apis
+            .iter()
+            .map(|(name, api)| {
+                let stages: Vec<_> = api
+                    .stages
+                    .values()
+                    .map(|s| {
+                        json!({
+                            "stageName": s.stage.name,
+                            "deploymentId": s.stage.deployment.id,
+                            "history": s.stage.history().iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+                            "variables": s.stage.variables.as_map(),
+                            "canarySettings": s.stage.canary.as_ref().map(|c| json!({
+                                "deploymentId": c.deployment.id,
+                                "percentTraffic": c.percent_traffic,
+                                "stageVariableOverrides": c.stage_variable_overrides.as_map(),
+                            })),
+                        })
+                    })
+                    .collect();
+                json!({ "name": name, "id": api.id, "stages": stages })
+            })
+            .collect();
+        json!({ "apis": apis })
+    }
+
+    fn apply(&self, config: Config) -> Result<LoadReport, Error> {
+        let mut state = self.lock();
+        let mut next = state.clone();
+        let mut report = LoadReport::default();
+        let mut apis = BTreeMap::new();
+        for api_config in &config.apis {
+            let options = LoadOptions {
+                strict: config.strict,
+                api_id: api_config.id.clone(),
+                protocol: api_config.protocol.map(|p| match p {
+                    Protocol::Rest => ApiProtocol::Rest,
+                    Protocol::Http => ApiProtocol::Http,
+                }),
+            };
+            let path = self.inner.base_dir.join(&api_config.openapi);
+            let loaded = gateway_openapi::load_file(&path, &options).map_err(ConfigError::from)?;
+            report.warnings.extend(loaded.warnings);
+            let previous = next.apis.remove(&api_config.name);
+            let (deployment, changed) = match &previous {
+                Some(prev) if *prev.loaded.api == loaded.api => (Arc::clone(&prev.loaded), false),
+                _ => (Arc::new(Deployment::new(loaded.api, None)), true),
+            };
+            let mut api_state = ApiState {
+                id: deployment.api.id.clone(),
+                loaded: Arc::clone(&deployment),
+                canary_loaded: previous
+                    .as_ref()
+                    .map(|p| p.canary_loaded.clone())
+                    .unwrap_or_default(),
+                stages: BTreeMap::new(),
+            };
+            let mut old_stages = previous.map(|p| p.stages).unwrap_or_default();
+            for stage_config in &api_config.stages {
+                let variables =
+                    StageVariables::from_map(stage_config.variables.clone()).map_err(|e| {
+                        invalid(
+                            self.inner.config_path.as_deref(),
+                            &format!("stages.{}.variables", stage_config.name),
+                            &e.to_string(),
+                        )
+                    })?;
+                let mut stage_state = match old_stages.remove(&stage_config.name) {
+                    Some(mut old) => {
+                        if changed {
+                            old.stage.deploy(Arc::clone(&deployment));
+                            report
+                                .redeployed
+                                .push(format!("{}/{}", api_config.name, stage_config.name));
+                        }
+                        old
+                    }
+                    None => {
+                        report
+                            .redeployed
+                            .push(format!("{}/{}", api_config.name, stage_config.name));
+                        StageState {
+                            stage: Stage::new(stage_config.name.clone(), Arc::clone(&deployment)),
+                            applied_canary: None,
+                        }
+                    }
+                };
+                stage_state.stage.variables = variables;
+                if stage_state.applied_canary != stage_config.canary {
+                    match &stage_config.canary {
+                        Some(canary) => {
+                            let canary_deployment = match &canary.openapi {
+                                Some(file) => {
+                                    let path = self.inner.base_dir.join(file);
+                                    let loaded = gateway_openapi::load_file(&path, &options)
+                                        .map_err(ConfigError::from)?;
+                                    report.warnings.extend(loaded.warnings);
+                                    match api_state.canary_loaded.get(&path) {
+                                        Some(d) if *d.api == loaded.api => Arc::clone(d),
+                                        _ => {
+                                            let d = Arc::new(Deployment::new(
+                                                loaded.api,
+                                                Some("canary".into()),
+                                            ));
+                                            api_state.canary_loaded.insert(path, Arc::clone(&d));
+                                            d
+                                        }
+                                    }
+                                }
+                                None => Arc::clone(&stage_state.stage.deployment),
+                            };
+                            let overrides = StageVariables::from_map(canary.variables.clone())
+                                .map_err(|e| {
+                                    invalid(
+                                        self.inner.config_path.as_deref(),
+                                        "canary.variables",
+                                        &e.to_string(),
+                                    )
+                                })?;
+                            stage_state.stage.set_canary(
+                                canary_deployment,
+                                canary.percent,
+                                overrides,
+                            )?;
+                        }
+                        None => stage_state.stage.canary = None,
+                    }
+                    stage_state.applied_canary = stage_config.canary.clone();
+                }
+                api_state
+                    .stages
+                    .insert(stage_config.name.clone(), stage_state);
+            }
+            apis.insert(api_config.name.clone(), api_state);
+        }
+        next.apis = apis;
+        next.config = Some(config);
+        let table = self.compile_all(&next)?;
+        self.inner.table.store(Arc::new(table));
+        *state = next;
+        for warning in &report.warnings {
+            tracing::warn!(%warning, "unsupported setting");
+        }
+        Ok(report)
+    }
+
+    fn sink(&self, log: &AccessLogConfig) -> Result<Arc<dyn AccessLogSink>, Error> {
+        let mut sinks = self
+            .inner
+            .sinks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(sink) = sinks.get(&log.destination) {
+            return Ok(Arc::clone(sink));
+        }
+        let opened = if log.destination == "stdout" {
+            WriterSink::stdout()
+        } else {
+            WriterSink::append_to(&self.inner.base_dir.join(&log.destination))
+        };
+        let sink: Arc<dyn AccessLogSink> = Arc::new(opened.map_err(|source| Error::AccessLog {
+            destination: log.destination.clone(),
+            source,
+        })?);
+        sinks.insert(log.destination.clone(), Arc::clone(&sink));
+        Ok(sink)
+    }
+
+    fn compile_all(&self, state: &State) -> Result<DispatchTable, Error> {
+        let Some(config) = &state.config else {
+            return Ok(DispatchTable::default());
+        };
+        let mut table = DispatchTable {
+            limits: config.limits.into(),
+            trusted_proxies: TrustedProxies::from_cidrs(&config.trusted_proxies)
+                .map_err(|m| invalid(self.inner.config_path.as_deref(), "trusted_proxies", &m))?,
+            ..DispatchTable::default()
+        };
+        let mut by_name: HashMap<(&str, &str), Arc<CompiledStage>> = HashMap::new();
+        for api_config in &config.apis {
+            let Some(api_state) = state.apis.get(&api_config.name) else {
+                continue;
+            };
+            let mut stages = ApiStages {
+                protocol: api_state.loaded.api.protocol,
+                ..ApiStages::default()
+            };
+            for stage_config in &api_config.stages {
+                let Some(stage_state) = api_state.stages.get(&stage_config.name) else {
+                    continue;
+                };
+                let access_log = match stage_config
+                    .access_log
+                    .as_ref()
+                    .or(config.access_log.as_ref())
+                {
+                    Some(log) => {
+                        let format = AccessLogFormat::compile(
+                            log.format.as_deref().unwrap_or(DEFAULT_FORMAT),
+                        )
+                        .map_err(|e| {
+                            invalid(
+                                self.inner.config_path.as_deref(),
+                                "access_log.format",
+                                &e.to_string(),
+                            )
+                        })?;
+                        Some(AccessLog {
+                            format: Arc::new(format),
+                            sink: self.sink(log)?,
+                        })
+                    }
+                    None => None,
+                };
+                let compiled = Arc::new(self.compile_stage(
+                    config,
+                    &api_state.id,
+                    &stage_state.stage,
+                    stage_config.canary.as_ref(),
+                    access_log,
+                )?);
+                by_name.insert(
+                    (api_config.name.as_str(), stage_config.name.as_str()),
+                    Arc::clone(&compiled),
+                );
+                if stage_config.name == "$default" {
+                    stages.default_stage = Some(compiled);
+                } else {
+                    stages.stages.insert(stage_config.name.clone(), compiled);
+                }
+            }
+            if table.default_api.is_none() {
+                table.default_api = Some(api_state.id.clone());
+            }
+            table.apis.insert(api_state.id.clone(), stages);
+        }
+        for domain in &config.domains {
+            let mut mappings: Vec<(String, Arc<CompiledStage>)> = domain
+                .mappings
+                .iter()
+                .filter_map(|m| {
+                    by_name
+                        .get(&(m.api.as_str(), m.stage.as_str()))
+                        .map(|s| (normalize_base_path(&m.base_path), Arc::clone(s)))
+                })
+                .collect();
+            mappings.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
+            table
+                .domains
+                .insert(domain.name.to_ascii_lowercase(), mappings);
+        }
+        Ok(table)
+    }
+
+    fn compile_stage(
+        &self,
+        config: &Config,
+        api_id: &str,
+        stage: &Stage,
+        canary_config: Option<&CanaryConfig>,
+        access_log: Option<AccessLog>,
+    ) -> Result<CompiledStage, Error> {
+        let ctx = StageCompileContext {
+            stage: &stage.name,
+            account_id: &config.account_id,
+            client: &self.inner.client,
+            metrics: &self.inner.metrics,
+            strict: config.strict,
+        };
+        let compile_error = |source| Error::Compile {
+            stage: format!("{api_id}/{}", stage.name),
+            source: Box::new(source),
+        };
+        let base = compile_variant(
+            &stage.deployment.api,
+            &stage.deployment.id,
+            stage.variables.clone(),
+            &ctx,
+        )
+        .map_err(compile_error)?;
+        let canary = match (&stage.canary, stage.canary_variables()) {
+            (Some(canary), Some(variables)) => Some(CompiledCanary {
+                variant: compile_variant(
+                    &canary.deployment.api,
+                    &canary.deployment.id,
+                    variables,
+                    &ctx,
+                )
+                .map_err(compile_error)?,
+                percent: canary.percent_traffic,
+                override_header: canary_config
+                    .and_then(|c| c.override_header.as_deref())
+                    .and_then(|h| http::HeaderName::from_bytes(h.as_bytes()).ok()),
+            }),
+            _ => None,
+        };
+        let stage_name = if stage.name == "$default" {
+            "$default"
+        } else {
+            stage.name.as_str()
+        };
+        Ok(CompiledStage {
+            api_id: api_id.into(),
+            account_id: config.account_id.as_str().into(),
+            stage: stage_name.into(),
+            base,
+            canary,
+            access_log,
+        })
+    }
+}
+
+fn invalid(config_path: Option<&Path>, field: &str, message: &str) -> Error {
+    Error::from(ConfigError::Invalid {
+        file: config_path.map_or_else(|| "config".to_owned(), |p| p.display().to_string()),
+        field: field.to_owned(),
+        message: message.to_owned(),
+    })
+}

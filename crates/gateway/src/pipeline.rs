@@ -1,0 +1,406 @@
+//! The request pipeline: limits, stage dispatch, canary choice, routing, the
+//! request context, the route's service, gateway responses, metrics and access logs.
+//!
+//! [`GatewayService`] is a tower service over the current [`DispatchTable`], which a
+//! redeploy replaces atomically: a request loads the table once when it starts and
+//! finishes on that table even if a new one is swapped in meanwhile.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use gateway_core::context::{ClientAddr, Identity, RequestIds, TrustedProxies, epoch_millis};
+use gateway_core::error::ErrorRequestInfo;
+use gateway_core::limits::RequestLimits;
+use gateway_core::model::ApiProtocol;
+use gateway_core::observe::access_log::AccessLogRecord;
+use gateway_core::observe::trace::{TraceId, X_AMZN_TRACE_ID};
+use gateway_core::router::PathParams;
+use gateway_core::{Body, GatewayError, GatewayResponseType, RequestContext};
+use http::header::{HOST, HeaderValue};
+use http::{HeaderMap, Request, Response};
+use http_body::Body as _;
+use tower::{Service, ServiceExt};
+
+use crate::compile::{CompiledStage, CompiledVariant};
+
+/// The stages of one API, by name.
+#[derive(Debug, Default)]
+pub struct ApiStages {
+    /// Stages by name (`$default` excluded).
+    pub stages: HashMap<String, Arc<CompiledStage>>,
+    /// The `$default` stage, served without a stage segment.
+    pub default_stage: Option<Arc<CompiledStage>>,
+    /// The API's flavour, for errors before a stage is known.
+    pub protocol: ApiProtocol,
+}
+
+/// Everything the gateway serves, as of one deployment of the configuration.
+#[derive(Debug, Default)]
+pub struct DispatchTable {
+    /// APIs by id, reached at `{api-id}.execute-api.*` hosts.
+    pub apis: HashMap<String, ApiStages>,
+    /// The API answering hosts that name no API (the first configured).
+    pub default_api: Option<String>,
+    /// Custom domains (lower case) → base path mappings, longest base path first.
+    pub domains: HashMap<String, Vec<(String, Arc<CompiledStage>)>>,
+    /// Request size limits.
+    pub limits: RequestLimits,
+    /// Peers trusted to set `X-Forwarded-For`.
+    pub trusted_proxies: TrustedProxies,
+}
+
+enum Dispatch<'t> {
+    Stage {
+        stage: &'t Arc<CompiledStage>,
+        route_path: String,
+    },
+    NoStage(ApiProtocol),
+}
+
+impl DispatchTable {
+    fn dispatch(&self, host: &str, path: &str) -> Dispatch<'_> {
+        if let Some(mappings) = self.domains.get(host) {
+            let trimmed = path.trim_start_matches('/');
+            for (base, stage) in mappings {
+                if base.is_empty() {
+                    return Dispatch::Stage {
+                        stage,
+                        route_path: path.to_owned(),
+                    };
+                }
+                if let Some(rest) = trimmed.strip_prefix(base.as_str())
+                    && (rest.is_empty() || rest.starts_with('/'))
+                {
+                    let route_path = if rest.is_empty() {
+                        "/".to_owned()
+                    } else {
+                        rest.to_owned()
+                    };
+                    return Dispatch::Stage { stage, route_path };
+                }
+            }
+            return Dispatch::NoStage(ApiProtocol::Rest);
+        }
+        let api = host
+            .split('.')
+            .next()
+            .and_then(|label| self.apis.get(label))
+            .or_else(|| self.default_api.as_ref().and_then(|id| self.apis.get(id)));
+        let Some(api) = api else {
+            return Dispatch::NoStage(ApiProtocol::Rest);
+        };
+        let trimmed = path.strip_prefix('/').unwrap_or(path);
+        let (first, rest) = match trimmed.find('/') {
+            Some(i) => (&trimmed[..i], &trimmed[i..]),
+            None => (trimmed, "/"),
+        };
+        if let Some(stage) = api.stages.get(first) {
+            return Dispatch::Stage {
+                stage,
+                route_path: rest.to_owned(),
+            };
+        }
+        match &api.default_stage {
+            Some(stage) => Dispatch::Stage {
+                stage,
+                route_path: path.to_owned(),
+            },
+            None => Dispatch::NoStage(api.protocol),
+        }
+    }
+}
+
+/// The gateway as a tower service.
+#[derive(Clone)]
+pub struct GatewayService {
+    table: Arc<ArcSwap<DispatchTable>>,
+}
+
+impl fmt::Debug for GatewayService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayService").finish_non_exhaustive()
+    }
+}
+
+impl GatewayService {
+    /// A service answering from whatever table `table` holds at each request.
+    #[must_use]
+    pub fn new(table: Arc<ArcSwap<DispatchTable>>) -> Self {
+        Self { table }
+    }
+}
+
+/// Response future of [`GatewayService`].
+pub struct GatewayFuture {
+    inner: Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>,
+}
+
+impl fmt::Debug for GatewayFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GatewayFuture")
+    }
+}
+
+impl Future for GatewayFuture {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl Service<Request<Body>> for GatewayService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = GatewayFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let table = self.table.load_full();
+        GatewayFuture {
+            inner: Box::pin(async move { Ok(handle(&table, req).await) }),
+        }
+    }
+}
+
+fn host_of(parts: &http::request::Parts) -> String {
+    let host = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host())
+        .unwrap_or("");
+    let host = match host.rfind(':') {
+        Some(i) if !host.ends_with(']') => &host[..i],
+        _ => host,
+    };
+    host.to_ascii_lowercase()
+}
+
+fn protocol_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
+    let started = Instant::now();
+    let now = SystemTime::now();
+    let (mut parts, body) = req.into_parts();
+    if let Err(err) = table.limits.check_head(&parts) {
+        // Read (and discard) a refused body of reasonable size first, so that a
+        // client still sending it receives the 413 instead of a reset connection.
+        let _ = body
+            .collect_limited(table.limits.max_payload_bytes.saturating_mul(2))
+            .await;
+        return err.into_response();
+    }
+    let host = host_of(&parts);
+    let path = parts.uri.path().to_owned();
+    let (stage, route_path) = match table.dispatch(&host, &path) {
+        Dispatch::Stage { stage, route_path } => (stage, route_path),
+        Dispatch::NoStage(protocol) => {
+            let err = match protocol {
+                ApiProtocol::Http => GatewayError::new(GatewayResponseType::ResourceNotFound),
+                _ => GatewayError::new(GatewayResponseType::Default4xx)
+                    .with_status(http::StatusCode::FORBIDDEN)
+                    .with_message("Forbidden")
+                    .with_error_type("ForbiddenException"),
+            };
+            return err.into_response();
+        }
+    };
+    let variant = stage.choose(&parts.headers);
+    let peer = parts.extensions.get::<ClientAddr>().map(|c| c.0);
+    let trace_id = TraceId::from_headers(&parts.headers, now);
+    let matched = variant.router.find(&parts.method, &route_path);
+    let mut context = RequestContext {
+        request_id: RequestIds::request_id(),
+        extended_request_id: RequestIds::extended_request_id(),
+        api_id: Arc::clone(&stage.api_id),
+        account_id: Arc::clone(&stage.account_id),
+        stage: Arc::clone(&stage.stage),
+        http_method: parts.method.clone(),
+        path,
+        protocol: protocol_name(parts.version),
+        request_time_epoch: epoch_millis(now),
+        domain_name: host,
+        identity: Identity {
+            source_ip: table.trusted_proxies.source_ip(peer, &parts.headers),
+            user_agent: parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            ..Identity::default()
+        },
+        trace_id: Some(trace_id),
+        ..RequestContext::default()
+    };
+    let responses = &variant.gateway_responses;
+    let keep_request = responses.needs_request();
+    let saved_headers = keep_request.then(|| parts.headers.clone());
+    let query = parts.uri.query().map(str::to_owned);
+    let accept = parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+
+    let Some(matched) = matched else {
+        let err = match variant.protocol {
+            ApiProtocol::Http => GatewayError::new(GatewayResponseType::ResourceNotFound),
+            _ => GatewayError::new(GatewayResponseType::MissingAuthenticationToken),
+        };
+        let response = err.into_response();
+        return finish(
+            stage,
+            variant,
+            &context,
+            response,
+            &Saved {
+                headers: saved_headers.as_ref(),
+                query: query.as_deref(),
+                params: None,
+                accept: accept.as_deref(),
+            },
+            started,
+            None,
+            &variant.unmatched_metrics,
+        );
+    };
+    let route = matched.value;
+    context.resource_id = Arc::clone(&route.resource_id);
+    context.resource_path = Arc::clone(&route.resource_path);
+    context.route_key = Arc::clone(&route.route_key);
+    let params = matched.params;
+    let saved_params = keep_request.then(|| params.clone());
+    parts.extensions.insert(params);
+    parts.extensions.insert(context.clone());
+    let body = body.limited(table.limits.max_payload_bytes);
+    let request = Request::from_parts(parts, body);
+
+    let integration_started = Instant::now();
+    let outcome = route.service.clone().oneshot(request).await;
+    let integration_latency = integration_started.elapsed();
+    let response = match outcome {
+        Ok(response) => response,
+        Err(err) => {
+            let gateway_error = GatewayError::from_box_error(&err);
+            tracing::warn!(error = %err, response = %gateway_error, request_id = %context.request_id,
+                "integration failed");
+            gateway_error.into_response()
+        }
+    };
+    finish(
+        stage,
+        variant,
+        &context,
+        response,
+        &Saved {
+            headers: saved_headers.as_ref(),
+            query: query.as_deref(),
+            params: saved_params.as_ref(),
+            accept: accept.as_deref(),
+        },
+        started,
+        Some(integration_latency),
+        &route.metrics,
+    )
+}
+
+struct Saved<'a> {
+    headers: Option<&'a HeaderMap>,
+    query: Option<&'a str>,
+    params: Option<&'a PathParams>,
+    accept: Option<&'a str>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    stage: &CompiledStage,
+    variant: &CompiledVariant,
+    context: &RequestContext,
+    mut response: Response<Body>,
+    saved: &Saved<'_>,
+    started: Instant,
+    integration_latency: Option<std::time::Duration>,
+    metrics: &gateway_core::observe::metrics::RouteMetrics,
+) -> Response<Body> {
+    let responses = &variant.gateway_responses;
+    if !responses.is_empty()
+        && let Some(err) = response.extensions_mut().remove::<GatewayError>()
+    {
+        let info = ErrorRequestInfo {
+            context: Some(context),
+            stage_variables: Some(&variant.stage_variables),
+            headers: saved.headers,
+            query: saved.query,
+            path_params: saved.params,
+            accept: saved.accept,
+        };
+        response = responses.render(err, &info);
+    }
+    let headers = response.headers_mut();
+    match variant.protocol {
+        ApiProtocol::Http => {
+            if let Ok(v) = HeaderValue::from_str(&context.extended_request_id) {
+                headers.insert("apigw-requestid", v);
+            }
+        }
+        _ => {
+            if let Ok(v) = HeaderValue::from_str(&context.request_id) {
+                headers.insert("x-amzn-requestid", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&context.extended_request_id) {
+                headers.insert("x-amz-apigw-id", v);
+            }
+            if let Some(trace) = &context.trace_id
+                && let Ok(v) = HeaderValue::from_str(&trace.to_string())
+            {
+                headers.insert(X_AMZN_TRACE_ID, v);
+            }
+        }
+    }
+    let latency = started.elapsed();
+    let status = response.status();
+    metrics.record(status, latency, integration_latency);
+    if let Some(log) = &stage.access_log {
+        let integration_status = response
+            .extensions()
+            .get::<gateway_integrations::IntegrationStatus>()
+            .map(|s| s.0);
+        let response_length = response.body().size_hint().exact().or_else(|| {
+            response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        });
+        let line = log.format.render(&AccessLogRecord {
+            context,
+            status: status.as_u16(),
+            response_length,
+            response_latency: latency,
+            integration_latency,
+            integration_status,
+            error: response.extensions().get::<GatewayError>(),
+        });
+        log.sink.write_line(line);
+    }
+    response
+}
