@@ -90,9 +90,19 @@ impl Body {
     }
 
     /// Limits a streamed body to `limit` bytes: a longer stream ends with a
-    /// [`LengthLimitError`].
+    /// [`LengthLimitError`]. A body whose exact length is known (an HTTP/1
+    /// `Content-Length`, which hyper enforces) and within the limit is left as it is,
+    /// so only streams of unknown length pay for the check.
     #[must_use]
     pub fn limited(self, limit: usize) -> Self {
+        use http_body::Body as _;
+        if self
+            .size_hint()
+            .exact()
+            .is_some_and(|len| len <= limit as u64)
+        {
+            return self;
+        }
         match self.kind {
             Kind::Full(_) => self,
             _ => Self::new(http_body_util::Limited::new(self, limit).map_err(move |e| {
@@ -223,6 +233,49 @@ mod tests {
         assert_eq!(&body.collect_limited(5).await.unwrap()[..], b"hello");
         let err = Body::from("hello").collect_limited(4).await.unwrap_err();
         assert!(cause_ref::<LengthLimitError>(&*err).is_some());
+    }
+
+    #[tokio::test]
+    async fn limited_checks_only_streams_of_unknown_length() {
+        use http_body::Body as _;
+        // An exact length within the limit needs no check and keeps its size hint.
+        let known = Body::new(http_body_util::Full::new(Bytes::from_static(b"abc"))).limited(3);
+        assert_eq!(known.size_hint().exact(), Some(3));
+        assert_eq!(&known.collect_limited(3).await.unwrap()[..], b"abc");
+        // A stream of unknown length that grows past the limit fails.
+        let chunks = futures_stream(&[b"0123", b"4567"]);
+        let err = Body::new(chunks)
+            .limited(6)
+            .collect_limited(100)
+            .await
+            .unwrap_err();
+        assert_eq!(cause_ref::<LengthLimitError>(&*err).unwrap().limit, 6);
+        let chunks = futures_stream(&[b"0123", b"45"]);
+        let ok = Body::new(chunks)
+            .limited(6)
+            .collect_limited(100)
+            .await
+            .unwrap();
+        assert_eq!(&ok[..], b"012345");
+    }
+
+    /// A body of unknown length made of `chunks`.
+    fn futures_stream(chunks: &[&'static [u8]]) -> Chunks {
+        Chunks(chunks.iter().map(|c| Bytes::from_static(c)).collect())
+    }
+
+    struct Chunks(std::collections::VecDeque<Bytes>);
+
+    impl http_body::Body for Chunks {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
+        }
     }
 
     #[tokio::test]

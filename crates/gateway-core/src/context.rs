@@ -134,7 +134,7 @@ impl RequestContext {
             "identity.caller" => self.identity.caller.as_deref().map(Cow::Borrowed),
             "identity.accessKey" => self.identity.access_key.as_deref().map(Cow::Borrowed),
             "authorizer.principalId" => self.authorizer.principal_id.as_deref().map(Cow::Borrowed),
-            "xrayTraceId" => self.trace_id.as_ref().map(|t| Cow::Owned(t.to_string())),
+            "xrayTraceId" => self.trace_id.as_ref().map(|t| Cow::Borrowed(t.as_str())),
             other => {
                 if let Some(claim) = other.strip_prefix("authorizer.claims.") {
                     return self.authorizer.claims.get(claim).and_then(json_text);
@@ -164,27 +164,30 @@ impl RequestIds {
     /// A random version-4 UUID, as `requestId` is.
     #[must_use]
     pub fn request_id() -> String {
-        let hi = fastrand::u64(..);
-        let lo = fastrand::u64(..);
-        let hi = (hi & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
-        let lo = (lo & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            hi >> 32,
-            (hi >> 16) & 0xffff,
-            hi & 0xffff,
-            lo >> 48,
-            lo & 0xffff_ffff_ffff
-        )
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let hi = (fastrand::u64(..) & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
+        let lo = (fastrand::u64(..) & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+        let bits = (u128::from(hi) << 64) | u128::from(lo);
+        let mut out = String::with_capacity(36);
+        for i in 0..32 {
+            if matches!(i, 8 | 12 | 16 | 20) {
+                out.push('-');
+            }
+            out.push(char::from(HEX[((bits >> (124 - i * 4)) & 0xf) as usize]));
+        }
+        out
     }
 
     /// An `extendedRequestId`: 14 base64 characters and `=`.
     #[must_use]
     pub fn extended_request_id() -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        // 14 characters of 6 random bits each: 84 bits from two draws.
+        let bits = (u128::from(fastrand::u64(..)) << 32) | u128::from(fastrand::u32(..));
         let mut out = String::with_capacity(15);
-        for _ in 0..14 {
-            out.push(char::from(ALPHABET[fastrand::usize(..64)]));
+        for i in 0..14 {
+            out.push(char::from(ALPHABET[((bits >> (i * 6)) & 0x3f) as usize]));
         }
         out.push('=');
         out

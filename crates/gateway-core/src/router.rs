@@ -340,16 +340,8 @@ impl<T> Router<T> {
     /// with `/`, still percent-encoded).
     #[must_use]
     pub fn find(&self, method: &http::Method, path: &str) -> Option<Match<'_, T>> {
-        let mut segments: Vec<(usize, &str)> = Vec::with_capacity(8);
-        let mut offset = 0;
-        for part in path.split('/') {
-            if !part.is_empty() {
-                segments.push((offset, part));
-            }
-            offset += part.len() + 1;
-        }
         let mut captured: Vec<(Arc<str>, Cow<'_, str>)> = Vec::new();
-        let found = match self.walk(&self.root, path, &segments, method, &mut captured) {
+        let found = match self.walk(&self.root, path, method, &mut captured) {
             Walk::Found(i) => i,
             Walk::Stop => return None,
             Walk::Continue => {
@@ -377,31 +369,33 @@ impl<T> Router<T> {
         }
     }
 
+    /// Walks `rest` (the path still to match, possibly with leading slashes)
+    /// from `node`, trying literal, then `{param}`, then greedy children.
     fn walk<'p>(
         &self,
         node: &Node,
-        path: &'p str,
-        segments: &[(usize, &'p str)],
+        rest: &'p str,
         method: &http::Method,
         captured: &mut Vec<(Arc<str>, Cow<'p, str>)>,
     ) -> Walk {
-        let Some(&(offset, raw)) = segments.first() else {
+        let rest = rest.trim_start_matches('/');
+        if rest.is_empty() {
             return self.accept(&node.methods, method);
-        };
-        let rest = &segments[1..];
+        }
+        let (raw, after) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         let segment = decode(raw);
         if let Ok(pos) = node
             .literals
             .binary_search_by(|(k, _)| (**k).cmp(segment.as_ref()))
         {
-            match self.walk(&node.literals[pos].1, path, rest, method, captured) {
+            match self.walk(&node.literals[pos].1, after, method, captured) {
                 Walk::Continue => {}
                 done => return done,
             }
         }
         if let Some(param) = &node.param {
             captured.push((Arc::clone(&param.0), segment));
-            match self.walk(&param.1, path, rest, method, captured) {
+            match self.walk(&param.1, after, method, captured) {
                 Walk::Continue => {
                     captured.pop();
                 }
@@ -411,8 +405,7 @@ impl<T> Router<T> {
         if let Some((name, methods)) = &node.greedy {
             let outcome = self.accept(methods, method);
             if let Walk::Found(_) = outcome {
-                let remainder = path[offset..].trim_end_matches('/');
-                captured.push((Arc::clone(name), decode(remainder)));
+                captured.push((Arc::clone(name), decode(rest.trim_end_matches('/'))));
             }
             return outcome;
         }

@@ -654,3 +654,31 @@ async fn h2c_clients_are_served() {
     assert_eq!(reply.json()["version"], "v1");
     f.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_integrations_answer_500_or_fail_strict_loads() {
+    let lambda = r#"  /fn:
+    post:
+      responses:
+        "200": {description: ok}
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:f/invocations"
+"#;
+    let api = mock_api("Pets", r#"{"version": "v1"}"#, lambda);
+    let config = "apis:\n  - name: pets\n    openapi: api.yaml\n    stages:\n      - name: prod\n";
+    let f = fixture(config, &[("api.yaml", &api)]).await;
+    let reply = f.client.send(Method::POST, &f.url("/prod/fn"), &[], Bytes::new()).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.text(), r#"{"message":"Internal server error"}"#);
+    assert_eq!(reply.headers["x-amzn-errortype"], "InternalServerErrorException");
+    assert_eq!(f.client.get(&f.url("/prod/version")).await.status, StatusCode::OK);
+    f.server.shutdown().await;
+
+    let dir = TempDir::new();
+    dir.write("api.yaml", &api);
+    let strict = dir.write("gateway.yaml", &format!("strict: true\n{config}"));
+    let err = gateway::Gateway::from_config_file(&strict).unwrap_err().to_string();
+    assert!(err.contains("POST /fn"), "{err}");
+}

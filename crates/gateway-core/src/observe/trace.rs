@@ -9,17 +9,20 @@ use http::HeaderName;
 /// The `X-Amzn-Trace-Id` header.
 pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
-/// A parsed trace header: `Root=1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx;Parent=...;Sampled=1`.
+/// A trace header value: `Root=1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx;Parent=...;Sampled=1`.
+///
+/// The value is kept as text, rendered once, because it is forwarded to backends
+/// and returned to clients as it is; its fields are read on demand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceId {
-    /// The root trace id.
-    pub root: String,
-    /// The parent segment id.
-    pub parent: Option<String>,
-    /// The sampling decision.
-    pub sampled: Option<String>,
-    /// Other `key=value` fields, kept in order.
-    pub extra: Vec<(String, String)>,
+    value: String,
+}
+
+fn push_hex(out: &mut String, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(char::from(HEX[((value >> (i * 4)) & 0xf) as usize]));
+    }
 }
 
 impl TraceId {
@@ -27,34 +30,26 @@ impl TraceId {
     #[must_use]
     pub fn generate(now: SystemTime) -> Self {
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let random = format!("{:08x}{:016x}", fastrand::u32(..), fastrand::u64(..));
-        Self {
-            root: format!("1-{:08x}-{random}", secs & 0xffff_ffff),
-            parent: None,
-            sampled: None,
-            extra: Vec::new(),
-        }
+        let mut value = String::with_capacity(40);
+        value.push_str("Root=1-");
+        push_hex(&mut value, secs & 0xffff_ffff, 8);
+        value.push('-');
+        push_hex(&mut value, u64::from(fastrand::u32(..)), 8);
+        push_hex(&mut value, fastrand::u64(..), 16);
+        Self { value }
     }
 
     /// Parses a header value; `None` when it has no well-formed `Root`.
     #[must_use]
     pub fn parse(value: &str) -> Option<Self> {
-        let mut trace = Self {
-            root: String::new(),
-            parent: None,
-            sampled: None,
-            extra: Vec::new(),
-        };
+        let mut root = None;
         for field in value.split(';') {
             let (key, val) = field.trim().split_once('=')?;
-            match key {
-                "Root" => trace.root = val.to_owned(),
-                "Parent" => trace.parent = Some(val.to_owned()),
-                "Sampled" => trace.sampled = Some(val.to_owned()),
-                _ => trace.extra.push((key.to_owned(), val.to_owned())),
+            if key == "Root" {
+                root = Some(val);
             }
         }
-        let mut parts = trace.root.split('-');
+        let mut parts = root?.split('-');
         let well_formed = parts.next() == Some("1")
             && parts
                 .next()
@@ -63,7 +58,9 @@ impl TraceId {
                 .next()
                 .is_some_and(|r| r.len() == 24 && r.bytes().all(|b| b.is_ascii_hexdigit()))
             && parts.next().is_none();
-        well_formed.then_some(trace)
+        well_formed.then(|| Self {
+            value: value.trim().to_owned(),
+        })
     }
 
     /// The request's trace: the client's when well formed, else a new one.
@@ -75,21 +72,42 @@ impl TraceId {
             .and_then(Self::parse)
             .unwrap_or_else(|| Self::generate(now))
     }
+
+    /// The header value.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    fn field(&self, name: &str) -> Option<&str> {
+        self.value.split(';').find_map(|f| {
+            let (k, v) = f.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+    }
+
+    /// The root trace id.
+    #[must_use]
+    pub fn root(&self) -> &str {
+        self.field("Root").unwrap_or("")
+    }
+
+    /// The parent segment id.
+    #[must_use]
+    pub fn parent(&self) -> Option<&str> {
+        self.field("Parent")
+    }
+
+    /// The sampling decision.
+    #[must_use]
+    pub fn sampled(&self) -> Option<&str> {
+        self.field("Sampled")
+    }
 }
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Root={}", self.root)?;
-        if let Some(p) = &self.parent {
-            write!(f, ";Parent={p}")?;
-        }
-        if let Some(s) = &self.sampled {
-            write!(f, ";Sampled={s}")?;
-        }
-        for (k, v) in &self.extra {
-            write!(f, ";{k}={v}")?;
-        }
-        Ok(())
+        f.write_str(&self.value)
     }
 }
 
@@ -108,7 +126,9 @@ mod tests {
     fn client_header_is_kept_with_its_fields() {
         let value = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1";
         let trace = TraceId::parse(value).unwrap();
-        assert_eq!(trace.parent.as_deref(), Some("53995c3f42cd8ad8"));
+        assert_eq!(trace.parent(), Some("53995c3f42cd8ad8"));
+        assert_eq!(trace.sampled(), Some("1"));
+        assert_eq!(trace.root(), "1-5759e988-bd862e3fe1be46a994272793");
         assert_eq!(trace.to_string(), value);
     }
 
@@ -119,7 +139,7 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.insert(X_AMZN_TRACE_ID, "Root=1-zz".parse().unwrap());
         let trace = TraceId::from_headers(&headers, SystemTime::now());
-        assert!(trace.root.starts_with("1-"));
-        assert_eq!(trace.root.len(), 35);
+        assert!(trace.root().starts_with("1-"));
+        assert_eq!(trace.root().len(), 35);
     }
 }
