@@ -63,6 +63,7 @@
 //! body with an error; the status has already been sent.
 
 mod headers;
+mod pool;
 mod uri;
 
 use std::borrow::Cow;
@@ -81,9 +82,6 @@ use gateway_core::observe::trace::X_AMZN_TRACE_ID;
 use gateway_core::stage::StageTemplate;
 use http::header::HOST;
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::{Client, ResponseFuture};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use pin_project_lite::pin_project;
 use tokio::time::Timeout;
 use tower::Service;
@@ -92,6 +90,7 @@ use self::headers::{
     X_FORWARDED_PORT, X_FORWARDED_PROTO, append_forwarded_for, forwarded_proto_port,
     remove_hop_by_hop,
 };
+use self::pool::{ClientError, HostPool, Pools};
 use self::uri::{UriError, UriTemplate};
 use crate::mapping::{RequestTarget, RequestValues, Side, Source};
 use crate::{CompileContext, CompileError, IntegrationStatus};
@@ -103,28 +102,21 @@ use crate::{CompileContext, CompileError, IntegrationStatus};
 /// the pool.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Body>,
+    pools: Arc<Pools>,
 }
 
 impl HttpClient {
     /// How long an idle pooled connection is kept.
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-    /// A client with the default pool settings.
+    /// A client with an empty pool.
     ///
     /// Building it needs no runtime; using it needs a Tokio runtime with time enabled.
     #[must_use]
     pub fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        // Detects backends that vanished without closing pooled connections.
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Self::IDLE_TIMEOUT)
-            .pool_max_idle_per_host(usize::MAX)
-            .build(connector);
-        Self { client }
+        Self {
+            pools: Arc::new(Pools::default()),
+        }
     }
 }
 
@@ -138,7 +130,8 @@ impl Default for HttpClient {
 #[derive(Debug, Clone)]
 pub(crate) struct HttpProxyIntegration {
     proxy: Arc<HttpProxy>,
-    client: Client<HttpConnector, Body>,
+    /// The backend host's pool; `None` when the URI is invalid.
+    pool: Option<Arc<HostPool>>,
 }
 
 #[derive(Debug)]
@@ -237,7 +230,12 @@ impl HttpProxyIntegration {
                 .map_err(|(field, reason)| invalid(&field, reason))?;
         }
 
+        let pool = match &target {
+            Target::Uri(template) => Some(ctx.client.pools.host(template.authority())),
+            Target::Invalid(_) => None,
+        };
         Ok(Self {
+            pool,
             proxy: Arc::new(HttpProxy {
                 route: route_key.into(),
                 target,
@@ -247,7 +245,6 @@ impl HttpProxyIntegration {
                 query,
                 headers,
             }),
-            client: ctx.client.client.clone(),
         })
     }
 }
@@ -350,7 +347,7 @@ impl HttpProxy {
         remove_hop_by_hop(&mut headers);
         headers.insert(HOST, template.host().clone());
         if let Some(trace) = context.and_then(|c| c.trace_id.as_ref())
-            && let Ok(value) = HeaderValue::from_str(&trace.to_string())
+            && let Ok(value) = HeaderValue::from_str(trace.as_str())
         {
             headers.insert(X_AMZN_TRACE_ID, value);
         }
@@ -380,21 +377,19 @@ impl HttpProxy {
     }
 
     /// The backend's response, passed through.
-    fn pass_through(&self, response: Response<hyper::body::Incoming>) -> Response<Body> {
-        let (mut parts, body) = response.into_parts();
-        remove_hop_by_hop(&mut parts.headers);
-        parts
-            .extensions
-            .insert(IntegrationStatus(parts.status.as_u16()));
-        Response::from_parts(parts, Body::from(body))
+    fn pass_through(&self, mut response: Response<Body>) -> Response<Body> {
+        remove_hop_by_hop(response.headers_mut());
+        let status = response.status().as_u16();
+        response.extensions_mut().insert(IntegrationStatus(status));
+        response
     }
 
     /// The gateway response for a client error.
-    fn failure(&self, err: &hyper_util::client::legacy::Error) -> Response<Body> {
+    fn failure(&self, err: &ClientError) -> Response<Body> {
         if cause_ref::<LengthLimitError>(err).is_some() {
             return GatewayError::new(GatewayResponseType::RequestTooLarge).into_response();
         }
-        if err.is_connect() {
+        if matches!(err, ClientError::Connect { .. }) {
             return self
                 .configuration_error(&ErrorChain(err).to_string())
                 .into_response();
@@ -446,17 +441,28 @@ impl Service<Request<Body>> for HttpProxyIntegration {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let (parts, body) = req.into_parts();
-        match self.proxy.backend_request(parts, body) {
-            Ok(request) => ProxyFuture::Backend {
-                call: tokio::time::timeout(self.proxy.timeout, self.client.request(request)),
-                proxy: Arc::clone(&self.proxy),
-            },
+        let request = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| self.proxy.configuration_error("invalid endpoint address"))
+            .and_then(|pool| Ok((pool, self.proxy.backend_request(parts, body)?)));
+        match request {
+            Ok((pool, request)) => {
+                let call: BackendCall = Box::pin(Arc::clone(pool).send(request));
+                ProxyFuture::Backend {
+                    call: tokio::time::timeout(self.proxy.timeout, call),
+                    proxy: Arc::clone(&self.proxy),
+                }
+            }
             Err(err) => ProxyFuture::Answered {
                 response: Some(err.into_response()),
             },
         }
     }
 }
+
+/// A backend call in flight: connection checkout, request, response head.
+type BackendCall = Pin<Box<dyn Future<Output = Result<Response<Body>, ClientError>> + Send>>;
 
 pin_project! {
     /// Response future of an HTTP_PROXY integration.
@@ -467,7 +473,7 @@ pin_project! {
         /// Waiting for the backend's response head.
         Backend {
             #[pin]
-            call: Timeout<ResponseFuture>,
+            call: Timeout<BackendCall>,
             proxy: Arc<HttpProxy>,
         },
     }

@@ -127,6 +127,11 @@ impl UriTemplate {
         Ok(template)
     }
 
+    /// The backend's authority (host and port).
+    pub(crate) fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
     /// The `Host` header for the backend: its authority as written.
     pub(crate) fn host(&self) -> &HeaderValue {
         &self.host
