@@ -5,6 +5,7 @@
 //! redeploy replaces atomically: a request loads the table once when it starts and
 //! finishes on that table even if a new one is swapped in meanwhile.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
@@ -59,31 +60,28 @@ pub struct DispatchTable {
 enum Dispatch<'t> {
     Stage {
         stage: &'t Arc<CompiledStage>,
-        route_path: String,
+        /// Byte offset in the request path where the route path starts.
+        offset: usize,
     },
     NoStage(ApiProtocol),
 }
 
 impl DispatchTable {
+    /// Finds the stage for a request; the route path is `path[offset..]` (or `/`
+    /// when that is empty).
     fn dispatch(&self, host: &str, path: &str) -> Dispatch<'_> {
         if let Some(mappings) = self.domains.get(host) {
-            let trimmed = path.trim_start_matches('/');
+            let lead = path.len() - path.trim_start_matches('/').len();
+            let trimmed = &path[lead..];
             for (base, stage) in mappings {
                 if base.is_empty() {
-                    return Dispatch::Stage {
-                        stage,
-                        route_path: path.to_owned(),
-                    };
+                    return Dispatch::Stage { stage, offset: 0 };
                 }
                 if let Some(rest) = trimmed.strip_prefix(base.as_str())
                     && (rest.is_empty() || rest.starts_with('/'))
                 {
-                    let route_path = if rest.is_empty() {
-                        "/".to_owned()
-                    } else {
-                        rest.to_owned()
-                    };
-                    return Dispatch::Stage { stage, route_path };
+                    let offset = lead + base.len();
+                    return Dispatch::Stage { stage, offset };
                 }
             }
             return Dispatch::NoStage(ApiProtocol::Rest);
@@ -96,22 +94,17 @@ impl DispatchTable {
         let Some(api) = api else {
             return Dispatch::NoStage(ApiProtocol::Rest);
         };
-        let trimmed = path.strip_prefix('/').unwrap_or(path);
-        let (first, rest) = match trimmed.find('/') {
-            Some(i) => (&trimmed[..i], &trimmed[i..]),
-            None => (trimmed, "/"),
-        };
+        let lead = usize::from(path.starts_with('/'));
+        let trimmed = &path[lead..];
+        let first = trimmed.find('/').map_or(trimmed, |i| &trimmed[..i]);
         if let Some(stage) = api.stages.get(first) {
             return Dispatch::Stage {
                 stage,
-                route_path: rest.to_owned(),
+                offset: lead + first.len(),
             };
         }
         match &api.default_stage {
-            Some(stage) => Dispatch::Stage {
-                stage,
-                route_path: path.to_owned(),
-            },
+            Some(stage) => Dispatch::Stage { stage, offset: 0 },
             None => Dispatch::NoStage(api.protocol),
         }
     }
@@ -173,7 +166,7 @@ impl Service<Request<Body>> for GatewayService {
     }
 }
 
-fn host_of(parts: &http::request::Parts) -> String {
+fn host_of(parts: &http::request::Parts) -> Cow<'_, str> {
     let host = parts
         .headers
         .get(HOST)
@@ -184,7 +177,11 @@ fn host_of(parts: &http::request::Parts) -> String {
         Some(i) if !host.ends_with(']') => &host[..i],
         _ => host,
     };
-    host.to_ascii_lowercase()
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
 }
 
 fn protocol_name(version: http::Version) -> &'static str {
@@ -209,10 +206,10 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
             .await;
         return err.into_response();
     }
-    let host = host_of(&parts);
-    let path = parts.uri.path().to_owned();
-    let (stage, route_path) = match table.dispatch(&host, &path) {
-        Dispatch::Stage { stage, route_path } => (stage, route_path),
+    let host = host_of(&parts).into_owned();
+    let path = parts.uri.path();
+    let (stage, offset) = match table.dispatch(&host, path) {
+        Dispatch::Stage { stage, offset } => (stage, offset),
         Dispatch::NoStage(protocol) => {
             let err = match protocol {
                 ApiProtocol::Http => GatewayError::new(GatewayResponseType::ResourceNotFound),
@@ -224,10 +221,13 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
             return err.into_response();
         }
     };
+    let route_path = match &path[offset..] {
+        "" => "/",
+        rest => rest,
+    };
     let variant = stage.choose(&parts.headers);
+    let matched = variant.router.find(&parts.method, route_path);
     let peer = parts.extensions.get::<ClientAddr>().map(|c| c.0);
-    let trace_id = TraceId::from_headers(&parts.headers, now);
-    let matched = variant.router.find(&parts.method, &route_path);
     let mut context = RequestContext {
         request_id: RequestIds::request_id(),
         extended_request_id: RequestIds::extended_request_id(),
@@ -235,7 +235,7 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
         account_id: Arc::clone(&stage.account_id),
         stage: Arc::clone(&stage.stage),
         http_method: parts.method.clone(),
-        path,
+        path: path.to_owned(),
         protocol: protocol_name(parts.version),
         request_time_epoch: epoch_millis(now),
         domain_name: host,
@@ -248,36 +248,42 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
                 .map(str::to_owned),
             ..Identity::default()
         },
-        trace_id: Some(trace_id),
+        trace_id: Some(TraceId::from_headers(&parts.headers, now)),
         ..RequestContext::default()
     };
+    let answer = AnswerHeaders::of(&context, variant.protocol);
+    // What rendering a customised gateway response or an access-log line needs is
+    // kept (boxed, off the hot path) only when the stage has either.
     let responses = &variant.gateway_responses;
-    let keep_request = responses.needs_request();
-    let saved_headers = keep_request.then(|| parts.headers.clone());
-    let query = parts.uri.query().map(str::to_owned);
-    let accept = parts
-        .headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let customised = !responses.is_empty();
+    let mut kept = (customised || stage.access_log.is_some()).then(|| {
+        Box::new(Kept {
+            context: None,
+            saved: Saved {
+                headers: responses.needs_request().then(|| parts.headers.clone()),
+                query: parts.uri.query().map(str::to_owned),
+                params: None,
+                accept: parts
+                    .headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            },
+        })
+    });
 
     let Some(matched) = matched else {
         let err = match variant.protocol {
             ApiProtocol::Http => GatewayError::new(GatewayResponseType::ResourceNotFound),
             _ => GatewayError::new(GatewayResponseType::MissingAuthenticationToken),
         };
-        let response = err.into_response();
         return finish(
             stage,
             variant,
-            &context,
-            response,
-            &Saved {
-                headers: saved_headers.as_ref(),
-                query: query.as_deref(),
-                params: None,
-                accept: accept.as_deref(),
-            },
+            Some(&context),
+            &answer,
+            err.into_response(),
+            kept.as_ref().map(|k| &k.saved),
             started,
             None,
             &variant.unmatched_metrics,
@@ -288,9 +294,12 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
     context.resource_path = Arc::clone(&route.resource_path);
     context.route_key = Arc::clone(&route.route_key);
     let params = matched.params;
-    let saved_params = keep_request.then(|| params.clone());
+    if let Some(kept) = kept.as_mut() {
+        kept.context = Some(context.clone());
+        kept.saved.params = responses.needs_request().then(|| params.clone());
+    }
     parts.extensions.insert(params);
-    parts.extensions.insert(context.clone());
+    parts.extensions.insert(context);
     let body = body.limited(table.limits.max_payload_bytes);
     let request = Request::from_parts(parts, body);
 
@@ -301,7 +310,7 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
         Ok(response) => response,
         Err(err) => {
             let gateway_error = GatewayError::from_box_error(&err);
-            tracing::warn!(error = %err, response = %gateway_error, request_id = %context.request_id,
+            tracing::warn!(error = %err, response = %gateway_error, request_id = ?answer.request_id,
                 "integration failed");
             gateway_error.into_response()
         }
@@ -309,34 +318,80 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
     finish(
         stage,
         variant,
-        &context,
+        kept.as_ref().and_then(|k| k.context.as_ref()),
+        &answer,
         response,
-        &Saved {
-            headers: saved_headers.as_ref(),
-            query: query.as_deref(),
-            params: saved_params.as_ref(),
-            accept: accept.as_deref(),
-        },
+        kept.as_ref().map(|k| &k.saved),
         started,
         Some(integration_latency),
         &route.metrics,
     )
 }
 
-struct Saved<'a> {
-    headers: Option<&'a HeaderMap>,
-    query: Option<&'a str>,
-    params: Option<&'a PathParams>,
-    accept: Option<&'a str>,
+/// Request data kept for the answer's gateway response or access-log line.
+struct Kept {
+    context: Option<RequestContext>,
+    saved: Saved,
+}
+
+/// The identifying headers every answer carries, rendered once.
+struct AnswerHeaders {
+    request_id: Option<HeaderValue>,
+    extended_request_id: Option<HeaderValue>,
+    trace_id: Option<HeaderValue>,
+    protocol: ApiProtocol,
+}
+
+impl AnswerHeaders {
+    fn of(context: &RequestContext, protocol: ApiProtocol) -> Self {
+        Self {
+            request_id: HeaderValue::from_str(&context.request_id).ok(),
+            extended_request_id: HeaderValue::from_str(&context.extended_request_id).ok(),
+            trace_id: context
+                .trace_id
+                .as_ref()
+                .and_then(|t| HeaderValue::from_str(t.as_str()).ok()),
+            protocol,
+        }
+    }
+
+    fn apply(&self, headers: &mut HeaderMap) {
+        match self.protocol {
+            ApiProtocol::Http => {
+                if let Some(v) = &self.extended_request_id {
+                    headers.insert("apigw-requestid", v.clone());
+                }
+            }
+            _ => {
+                if let Some(v) = &self.request_id {
+                    headers.insert("x-amzn-requestid", v.clone());
+                }
+                if let Some(v) = &self.extended_request_id {
+                    headers.insert("x-amz-apigw-id", v.clone());
+                }
+                if let Some(v) = &self.trace_id {
+                    headers.insert(X_AMZN_TRACE_ID, v.clone());
+                }
+            }
+        }
+    }
+}
+
+struct Saved {
+    headers: Option<HeaderMap>,
+    query: Option<String>,
+    params: Option<PathParams>,
+    accept: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn finish(
     stage: &CompiledStage,
     variant: &CompiledVariant,
-    context: &RequestContext,
+    context: Option<&RequestContext>,
+    answer: &AnswerHeaders,
     mut response: Response<Body>,
-    saved: &Saved<'_>,
+    saved: Option<&Saved>,
     started: Instant,
     integration_latency: Option<std::time::Duration>,
     metrics: &gateway_core::observe::metrics::RouteMetrics,
@@ -346,40 +401,20 @@ fn finish(
         && let Some(err) = response.extensions_mut().remove::<GatewayError>()
     {
         let info = ErrorRequestInfo {
-            context: Some(context),
+            context,
             stage_variables: Some(&variant.stage_variables),
-            headers: saved.headers,
-            query: saved.query,
-            path_params: saved.params,
-            accept: saved.accept,
+            headers: saved.and_then(|s| s.headers.as_ref()),
+            query: saved.and_then(|s| s.query.as_deref()),
+            path_params: saved.and_then(|s| s.params.as_ref()),
+            accept: saved.and_then(|s| s.accept.as_deref()),
         };
         response = responses.render(err, &info);
     }
-    let headers = response.headers_mut();
-    match variant.protocol {
-        ApiProtocol::Http => {
-            if let Ok(v) = HeaderValue::from_str(&context.extended_request_id) {
-                headers.insert("apigw-requestid", v);
-            }
-        }
-        _ => {
-            if let Ok(v) = HeaderValue::from_str(&context.request_id) {
-                headers.insert("x-amzn-requestid", v);
-            }
-            if let Ok(v) = HeaderValue::from_str(&context.extended_request_id) {
-                headers.insert("x-amz-apigw-id", v);
-            }
-            if let Some(trace) = &context.trace_id
-                && let Ok(v) = HeaderValue::from_str(&trace.to_string())
-            {
-                headers.insert(X_AMZN_TRACE_ID, v);
-            }
-        }
-    }
+    answer.apply(response.headers_mut());
     let latency = started.elapsed();
     let status = response.status();
     metrics.record(status, latency, integration_latency);
-    if let Some(log) = &stage.access_log {
+    if let (Some(log), Some(context)) = (&stage.access_log, context) {
         let integration_status = response
             .extensions()
             .get::<gateway_integrations::IntegrationStatus>()

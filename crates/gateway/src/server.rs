@@ -117,7 +117,7 @@ where
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+                    let connection = builder.serve_connection(TokioIo::new(stream), hyper_service);
                     if let Err(err) = watcher.watch(connection).await {
                         tracing::debug!(error = %err, %peer, "connection ended with an error");
                     }

@@ -669,16 +669,52 @@ async fn unsupported_integrations_answer_500_or_fail_strict_loads() {
     let api = mock_api("Pets", r#"{"version": "v1"}"#, lambda);
     let config = "apis:\n  - name: pets\n    openapi: api.yaml\n    stages:\n      - name: prod\n";
     let f = fixture(config, &[("api.yaml", &api)]).await;
-    let reply = f.client.send(Method::POST, &f.url("/prod/fn"), &[], Bytes::new()).await;
+    let reply = f
+        .client
+        .send(Method::POST, &f.url("/prod/fn"), &[], Bytes::new())
+        .await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(reply.text(), r#"{"message":"Internal server error"}"#);
-    assert_eq!(reply.headers["x-amzn-errortype"], "InternalServerErrorException");
-    assert_eq!(f.client.get(&f.url("/prod/version")).await.status, StatusCode::OK);
+    assert_eq!(
+        reply.headers["x-amzn-errortype"],
+        "InternalServerErrorException"
+    );
+    assert_eq!(
+        f.client.get(&f.url("/prod/version")).await.status,
+        StatusCode::OK
+    );
     f.server.shutdown().await;
 
     let dir = TempDir::new();
     dir.write("api.yaml", &api);
     let strict = dir.write("gateway.yaml", &format!("strict: true\n{config}"));
-    let err = gateway::Gateway::from_config_file(&strict).unwrap_err().to_string();
+    let err = gateway::Gateway::from_config_file(&strict)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("POST /fn"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_uploads_over_the_limit_get_413() {
+    let backend = start_backend("blue").await;
+    let api = mock_api("Pets", r#"{"version": "v1"}"#, PROXY_PATHS);
+    let config = format!(
+        "limits:\n  max_payload_bytes: 1000\n{}",
+        config_for(backend.addr, "")
+    );
+    let f = fixture(&config, &[("api.yaml", &api)]).await;
+    let small = vec![Bytes::from(vec![b'a'; 400]), Bytes::from(vec![b'b'; 400])];
+    let reply = f.client.send_chunked(&f.url("/prod/upload"), small).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["bodyLength"], 800);
+    let large = vec![Bytes::from(vec![b'a'; 600]), Bytes::from(vec![b'b'; 600])];
+    let reply = f.client.send_chunked(&f.url("/prod/upload"), large).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text()
+    );
+    assert_eq!(reply.text(), r#"{"message":"Request Too Long"}"#);
+    f.server.shutdown().await;
 }

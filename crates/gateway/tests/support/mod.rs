@@ -197,6 +197,21 @@ impl HttpClient {
         }
     }
 
+    /// Sends a body of unknown length (chunked on the wire) made of `chunks`.
+    pub async fn send_chunked(&self, url: &str, chunks: Vec<Bytes>) -> Reply {
+        let client: Client<HttpConnector, Chunks> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let request = Request::post(url).body(Chunks(chunks.into())).unwrap();
+        let response = client.request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
     pub async fn get(&self, url: &str) -> Reply {
         self.send(Method::GET, url, &[], Bytes::new()).await
     }
@@ -243,4 +258,19 @@ paths:
               application/json: '{body}'
 {extra_paths}"#
     )
+}
+
+/// A request body of unknown length.
+pub struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
 }
