@@ -11,8 +11,6 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use gateway_core::Body;
@@ -21,6 +19,7 @@ use serde_json::json;
 use tower::Service;
 
 use crate::gateway::{Error, Gateway};
+use crate::pipeline::ResponseFuture;
 
 /// The admin API as a tower service.
 #[derive(Clone)]
@@ -113,38 +112,16 @@ async fn handle(gateway: Gateway, req: Request<Body>) -> Response<Body> {
     }
 }
 
-/// Response future of [`AdminService`].
-pub struct AdminFuture {
-    inner: Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>,
-}
-
-impl fmt::Debug for AdminFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AdminFuture")
-    }
-}
-
-impl Future for AdminFuture {
-    type Output = Result<Response<Body>, Infallible>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
 impl Service<Request<Body>> for AdminService {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = AdminFuture;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let gateway = self.gateway.clone();
-        AdminFuture {
-            inner: Box::pin(async move { Ok(handle(gateway, req).await) }),
-        }
+        ResponseFuture::new(handle(self.gateway.clone(), req))
     }
 }

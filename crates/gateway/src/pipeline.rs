@@ -28,6 +28,7 @@ use http::header::{HOST, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use http_body::Body as _;
 use tower::{Service, ServiceExt};
+use tracing::Instrument;
 
 use crate::compile::{CompiledStage, CompiledVariant};
 
@@ -130,18 +131,30 @@ impl GatewayService {
     }
 }
 
-/// Response future of [`GatewayService`].
-pub struct GatewayFuture {
+/// Response future of the facade's services ([`GatewayService`] and the admin
+/// service): the request's async work, boxed so the type can be named.
+pub struct ResponseFuture {
     inner: Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>,
 }
 
-impl fmt::Debug for GatewayFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("GatewayFuture")
+impl ResponseFuture {
+    pub(crate) fn new<F>(future: F) -> Self
+    where
+        F: Future<Output = Response<Body>> + Send + 'static,
+    {
+        Self {
+            inner: Box::pin(async move { Ok(future.await) }),
+        }
     }
 }
 
-impl Future for GatewayFuture {
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+impl Future for ResponseFuture {
     type Output = Result<Response<Body>, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -152,7 +165,7 @@ impl Future for GatewayFuture {
 impl Service<Request<Body>> for GatewayService {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = GatewayFuture;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -160,9 +173,7 @@ impl Service<Request<Body>> for GatewayService {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let table = self.table.load_full();
-        GatewayFuture {
-            inner: Box::pin(async move { Ok(handle(&table, req).await) }),
-        }
+        ResponseFuture::new(async move { handle(&table, req).await })
     }
 }
 
@@ -298,13 +309,27 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
         kept.context = Some(context.clone());
         kept.saved.params = responses.needs_request().then(|| params.clone());
     }
+    // A span per request for subscribers that want one (RUST_LOG=gateway=debug);
+    // disabled, it costs a branch.
+    let span = tracing::debug_span!(
+        "request",
+        request_id = %context.request_id,
+        api = %stage.api_id,
+        stage = %stage.stage,
+        route = %route.route_key,
+    );
     parts.extensions.insert(params);
     parts.extensions.insert(context);
     let body = body.limited(table.limits.max_payload_bytes);
     let request = Request::from_parts(parts, body);
 
     let integration_started = Instant::now();
-    let outcome = route.service.clone().oneshot(request).await;
+    let outcome = route
+        .service
+        .clone()
+        .oneshot(request)
+        .instrument(span)
+        .await;
     let integration_latency = integration_started.elapsed();
     let response = match outcome {
         Ok(response) => response,

@@ -236,22 +236,12 @@ async fn canary_takes_its_share_and_can_be_forced() {
     for _ in 0..20 {
         let forced = f
             .client
-            .send(
-                Method::GET,
-                &f.url("/prod/pets"),
-                &[("x-canary", "canary")],
-                Bytes::new(),
-            )
+            .get_with(&f.url("/prod/pets"), &[("x-canary", "canary")])
             .await;
         assert_eq!(forced.json()["backend"], "green");
         let base = f
             .client
-            .send(
-                Method::GET,
-                &f.url("/prod/pets"),
-                &[("x-canary", "base")],
-                Bytes::new(),
-            )
+            .get_with(&f.url("/prod/pets"), &[("x-canary", "base")])
             .await;
         assert_eq!(base.json()["backend"], "blue");
     }
@@ -259,23 +249,13 @@ async fn canary_takes_its_share_and_can_be_forced() {
     // Promotion: the canary's variables become the stage's; no canary remains.
     let promoted = f
         .client
-        .send(
-            Method::POST,
-            &f.admin("/admin/apis/pets/stages/prod/canary/promote"),
-            &[],
-            Bytes::new(),
-        )
+        .post(&f.admin("/admin/apis/pets/stages/prod/canary/promote"))
         .await;
     assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.text());
     for _ in 0..20 {
         let reply = f
             .client
-            .send(
-                Method::GET,
-                &f.url("/prod/pets"),
-                &[("x-canary", "base")],
-                Bytes::new(),
-            )
+            .get_with(&f.url("/prod/pets"), &[("x-canary", "base")])
             .await;
         assert_eq!(reply.json()["backend"], "green");
     }
@@ -294,10 +274,7 @@ async fn redeploy_then_rollback_restores_the_previous_deployment() {
     );
 
     std::fs::write(f.dir_path.join("api.yaml"), &v2).unwrap();
-    let reload = f
-        .client
-        .send(Method::POST, &f.admin("/admin/reload"), &[], Bytes::new())
-        .await;
+    let reload = f.client.post(&f.admin("/admin/reload")).await;
     assert_eq!(reload.status, StatusCode::OK, "{}", reload.text());
     assert_eq!(reload.json()["redeployed"][0], "pets/prod");
     assert_eq!(
@@ -316,12 +293,7 @@ async fn redeploy_then_rollback_restores_the_previous_deployment() {
 
     let rollback = f
         .client
-        .send(
-            Method::POST,
-            &f.admin("/admin/apis/pets/stages/prod/rollback"),
-            &[],
-            Bytes::new(),
-        )
+        .post(&f.admin("/admin/apis/pets/stages/prod/rollback"))
         .await;
     assert_eq!(rollback.status, StatusCode::OK, "{}", rollback.text());
     assert_eq!(
@@ -330,10 +302,7 @@ async fn redeploy_then_rollback_restores_the_previous_deployment() {
     );
 
     // A reload of an unchanged document keeps the rolled-back deployment.
-    let reload = f
-        .client
-        .send(Method::POST, &f.admin("/admin/reload"), &[], Bytes::new())
-        .await;
+    let reload = f.client.post(&f.admin("/admin/reload")).await;
     assert_eq!(reload.status, StatusCode::OK);
     assert_eq!(
         f.client.get(&f.url("/prod/version")).await.json()["version"],
@@ -343,12 +312,7 @@ async fn redeploy_then_rollback_restores_the_previous_deployment() {
     // Nothing left to roll back to.
     let again = f
         .client
-        .send(
-            Method::POST,
-            &f.admin("/admin/apis/pets/stages/prod/rollback"),
-            &[],
-            Bytes::new(),
-        )
+        .post(&f.admin("/admin/apis/pets/stages/prod/rollback"))
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     f.server.shutdown().await;
@@ -364,10 +328,7 @@ async fn a_bad_reload_keeps_serving_the_previous_configuration() {
         "openapi: 3.0.1\npaths: [not a map\n",
     )
     .unwrap();
-    let reload = f
-        .client
-        .send(Method::POST, &f.admin("/admin/reload"), &[], Bytes::new())
-        .await;
+    let reload = f.client.post(&f.admin("/admin/reload")).await;
     assert_eq!(reload.status, StatusCode::BAD_REQUEST);
     assert!(
         reload.json()["message"]
@@ -417,12 +378,7 @@ async fn oversize_requests_get_413() {
     let header = "h".repeat(11_000);
     let reply = f
         .client
-        .send(
-            Method::GET,
-            &f.url("/prod/version"),
-            &[("x-big", &header)],
-            Bytes::new(),
-        )
+        .get_with(&f.url("/prod/version"), &[("x-big", &header)])
         .await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     f.server.shutdown().await;
@@ -479,12 +435,7 @@ async fn access_log_has_one_json_line_per_request() {
     for path in ["/prod/version", "/prod/pets/7", "/prod/nope"] {
         let reply = f
             .client
-            .send(
-                Method::GET,
-                &f.url(path),
-                &[("user-agent", "tester \"1\"")],
-                Bytes::new(),
-            )
+            .get_with(&f.url(path), &[("user-agent", "tester \"1\"")])
             .await;
         ids.push(
             reply.headers["x-amzn-requestid"]
@@ -570,43 +521,26 @@ async fn custom_domains_map_base_paths_to_stages() {
     let f = fixture(&config, &[("api.yaml", &api)]).await;
     let reply = f
         .client
-        .send(
-            Method::GET,
-            &f.url("/v1/version"),
-            &[("host", "api.example.test")],
-            Bytes::new(),
-        )
+        .get_with(&f.url("/v1/version"), &[("host", "api.example.test")])
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.json()["version"], "v1");
     let reply = f
         .client
-        .send(
-            Method::GET,
-            &f.url("/v2/version"),
-            &[("host", "api.example.test")],
-            Bytes::new(),
-        )
+        .get_with(&f.url("/v2/version"), &[("host", "api.example.test")])
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let reply = f
         .client
-        .send(
-            Method::GET,
-            &f.url("/pets/5"),
-            &[("host", "root.example.test:443")],
-            Bytes::new(),
-        )
+        .get_with(&f.url("/pets/5"), &[("host", "root.example.test:443")])
         .await;
     assert_eq!(reply.json()["path"], "/pets/5");
     // The execute-api host form picks the API by id.
     let reply = f
         .client
-        .send(
-            Method::GET,
+        .get_with(
             &f.url("/prod/version"),
             &[("host", "petsapi001.execute-api.localhost")],
-            Bytes::new(),
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -623,12 +557,7 @@ async fn customised_gateway_responses_apply() {
     let f = fixture(config, &[("api.yaml", &api)]).await;
     let reply = f
         .client
-        .send(
-            Method::GET,
-            &f.url("/prod/missing"),
-            &[("x-probe", "p1")],
-            Bytes::new(),
-        )
+        .get_with(&f.url("/prod/missing"), &[("x-probe", "p1")])
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.headers["x-stage"], "production");
@@ -669,10 +598,7 @@ async fn unsupported_integrations_answer_500_or_fail_strict_loads() {
     let api = mock_api("Pets", r#"{"version": "v1"}"#, lambda);
     let config = "apis:\n  - name: pets\n    openapi: api.yaml\n    stages:\n      - name: prod\n";
     let f = fixture(config, &[("api.yaml", &api)]).await;
-    let reply = f
-        .client
-        .send(Method::POST, &f.url("/prod/fn"), &[], Bytes::new())
-        .await;
+    let reply = f.client.post(&f.url("/prod/fn")).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(reply.text(), r#"{"message":"Internal server error"}"#);
     assert_eq!(

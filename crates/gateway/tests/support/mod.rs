@@ -212,6 +212,16 @@ impl HttpClient {
         }
     }
 
+    /// A GET with extra headers.
+    pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(Method::GET, url, headers, Bytes::new()).await
+    }
+
+    /// A POST without a body.
+    pub async fn post(&self, url: &str) -> Reply {
+        self.send(Method::POST, url, &[], Bytes::new()).await
+    }
+
     pub async fn get(&self, url: &str) -> Reply {
         self.send(Method::GET, url, &[], Bytes::new()).await
     }
