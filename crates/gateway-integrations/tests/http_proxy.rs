@@ -428,6 +428,34 @@ async fn pooled_connections_are_reused() {
         assert_eq!(response.status(), StatusCode::OK);
         body_json(response).await;
     }
+    assert_eq!(
+        backend
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+
+    // Answers without a body (204, HEAD) hand their connection back too, even when
+    // nobody polls the empty body to its end.
+    let empty = Backend::start(|_req| async {
+        let mut response = http::Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response
+    })
+    .await;
+    let service = compile_route(
+        &route(get(), "/e", proxy(format!("http://{}/e", empty.addr))),
+        &[],
+    );
+    for _ in 0..10 {
+        let response = call(&service, request(Method::GET, "/e", "/e", Body::empty())).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        drop(response);
+    }
+    assert_eq!(
+        empty.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 }
 
 fn compile_err(integration: Integration, path: &str) -> CompileError {

@@ -207,6 +207,16 @@ impl PooledBody {
     }
 }
 
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        // A body that is complete without having been read to its end (an empty
+        // body, a HEAD answer) still leaves a reusable connection.
+        if http_body::Body::is_end_stream(&self.body) {
+            self.release();
+        }
+    }
+}
+
 impl http_body::Body for PooledBody {
     type Data = Bytes;
     type Error = BoxError;

@@ -25,6 +25,8 @@ use http_body::Frame;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
@@ -37,6 +39,8 @@ pub(crate) const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled
 /// A backend listening on 127.0.0.1, stopped when dropped.
 pub(crate) struct Backend {
     pub(crate) addr: SocketAddr,
+    /// How many connections the backend has accepted.
+    pub(crate) connections: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -55,11 +59,14 @@ impl Backend {
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::clone(&connections);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let handler = handler.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
@@ -72,7 +79,11 @@ impl Backend {
                 });
             }
         });
-        Self { addr, task }
+        Self {
+            addr,
+            connections,
+            task,
+        }
     }
 
     /// A backend answering every request with a JSON description of it:
