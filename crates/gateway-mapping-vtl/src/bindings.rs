@@ -1,0 +1,60 @@
+//! The root variables a template renders against (`$input`, `$util`, `$context`,
+//! `$stageVariables`, or anything an application provides).
+
+use std::collections::HashMap;
+
+use crate::value::Value;
+
+/// How a reference whose value is null (or undefined) renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NullRendering {
+    /// As written in the template (`$foo`), Velocity's default.
+    #[default]
+    Literal,
+    /// As empty text, as API Gateway renders mapping templates.
+    Empty,
+}
+
+/// Root variables by name (without the `$`), and how nulls render.
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    vars: HashMap<String, Value>,
+    nulls: NullRendering,
+}
+
+impl Bindings {
+    /// No variables.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a root variable.
+    pub fn set(&mut self, name: impl Into<String>, value: Value) -> &mut Self {
+        self.vars.insert(name.into(), value);
+        self
+    }
+
+    /// Sets how null references render.
+    pub fn set_null_rendering(&mut self, nulls: NullRendering) -> &mut Self {
+        self.nulls = nulls;
+        self
+    }
+
+    /// How null references render.
+    #[must_use]
+    pub fn null_rendering(&self) -> NullRendering {
+        self.nulls
+    }
+
+    /// A root variable.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+
+    /// All root variables.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
