@@ -64,6 +64,7 @@ mod http_proxy;
 mod mapping;
 mod mock;
 mod response;
+mod templates;
 
 use std::time::Duration;
 

@@ -27,19 +27,23 @@
 //! The request body is never read. The template's status is reported as
 //! [`IntegrationStatus`](crate::IntegrationStatus).
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use gateway_core::body::{Body, BoxError};
+use gateway_core::context::RequestContext;
 use gateway_core::error::{GatewayError, GatewayResponseType};
 use gateway_core::model::{Integration, PassthroughBehavior, Route};
-use http::header::CONTENT_TYPE;
+use gateway_core::stage::StageVariables;
+use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{Request, Response};
 use tower::Service;
 
 use crate::mapping::RequestValues;
 use crate::response::{IntegrationResponses, choose, media_type};
+use crate::templates::{self, MappingTemplate};
 use crate::{CompileContext, CompileError, IntegrationStatus};
 
 /// The service a MOCK integration compiles to.
@@ -54,20 +58,21 @@ struct Mock {
     templates: Vec<RequestTemplate>,
     passthrough: PassthroughBehavior,
     responses: IntegrationResponses,
+    stage_variables: StageVariables,
 }
 
 #[derive(Debug)]
 struct RequestTemplate {
     media_type: String,
-    status: TemplateStatus,
+    template: MappingTemplate,
 }
 
-/// What a request template yields, decided at compile time.
+/// What a rendered request template yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum TemplateStatus {
     /// A status code, and its text for selection patterns.
     Status(u16, String),
-    /// The template cannot be used; the reason is logged per request.
+    /// The output cannot be used; the reason is logged.
     Invalid(String),
 }
 
@@ -84,41 +89,44 @@ impl MockIntegration {
         ctx: &CompileContext<'_>,
     ) -> Result<Self, CompileError> {
         let route_key = route.route_key();
+        let invalid = |e: crate::response::FieldError| CompileError::InvalidField {
+            route: route_key.clone(),
+            field: e.field,
+            reason: e.reason,
+        };
         let responses = IntegrationResponses::compile(&integration.responses, ctx.stage_variables)
-            .map_err(|e| CompileError::InvalidField {
-                route: route_key.clone(),
-                field: e.field,
-                reason: e.reason,
-            })?;
-        let templates = integration
-            .request_templates
-            .iter()
-            .map(|(content_type, text)| RequestTemplate {
+            .map_err(invalid)?;
+        let mut templates = Vec::with_capacity(integration.request_templates.len());
+        for (content_type, text) in &integration.request_templates {
+            let template = templates::compile(text, format!("requestTemplates.{content_type}"))
+                .map_err(invalid)?;
+            templates.push(RequestTemplate {
                 media_type: media_type(content_type).to_ascii_lowercase(),
-                status: template_status(text),
-            })
-            .collect();
+                template,
+            });
+        }
         Ok(Self {
             mock: Arc::new(Mock {
                 route: route_key.into(),
                 templates,
                 passthrough: integration.passthrough_behavior,
                 responses,
+                stage_variables: ctx.stage_variables.clone(),
             }),
         })
     }
 }
 
-/// Reads the status a MOCK request template yields.
-fn template_status(template: &str) -> TemplateStatus {
-    if template.trim().is_empty() {
+/// Reads the status from a MOCK request template's output (`{"statusCode": N}`).
+fn template_status(output: &str) -> TemplateStatus {
+    if output.trim().is_empty() {
         return TemplateStatus::ok();
     }
-    let value: serde_json::Value = match serde_json::from_str(template) {
+    let value: serde_json::Value = match serde_json::from_str(output) {
         Ok(value) => value,
         Err(e) => {
             return TemplateStatus::Invalid(format!(
-                "the request template is not JSON ({e}); VTL templates need the VTL engine"
+                "the request template's output is not JSON ({e})"
             ));
         }
     };
@@ -138,28 +146,54 @@ fn template_status(template: &str) -> TemplateStatus {
 }
 
 impl Mock {
-    fn respond(&self, parts: &http::request::Parts) -> Response<Body> {
+    async fn respond(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
+        let (parts, body) = req.into_parts();
         let content_type = parts
             .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map_or("application/json", media_type);
-        let (code, text) = match self.request_template(content_type) {
+        let template = match self.request_template(content_type) {
             Err(err) => return err.into_response(),
-            Ok(None) => (200, "200"),
-            Ok(Some(template)) => match &template.status {
-                TemplateStatus::Status(code, text) => (*code, text.as_str()),
-                TemplateStatus::Invalid(reason) => {
-                    tracing::warn!(
-                        route = %self.route,
-                        "Execution failed due to configuration error: MOCK integration: {reason}"
-                    );
-                    return GatewayError::new(GatewayResponseType::ApiConfigurationError)
-                        .into_response();
-                }
-            },
+            Ok(template) => template,
         };
-        let Some(selected) = self.responses.select(text) else {
+        let context = parts.extensions.get::<RequestContext>();
+        let (code, text) = match template {
+            None => (200, "200".to_owned()),
+            Some(template) => {
+                // The payload is read only when a template may use it; the pipeline
+                // has already bounded its size.
+                let payload = match &template.template {
+                    MappingTemplate::Static(_) => String::new(),
+                    MappingTemplate::Vtl(_) => match body.collect_limited(usize::MAX).await {
+                        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                        Err(err) => return GatewayError::from_box_error(&err).into_response(),
+                    },
+                };
+                let rendered = match templates::render(
+                    &template.template,
+                    || templates::input_data(&parts, payload),
+                    context,
+                    &self.stage_variables,
+                    &self.route,
+                ) {
+                    Ok(rendered) => rendered,
+                    Err(err) => return err.into_response(),
+                };
+                match template_status(&rendered.body) {
+                    TemplateStatus::Status(code, text) => (code, text),
+                    TemplateStatus::Invalid(reason) => {
+                        tracing::warn!(
+                            route = %self.route,
+                            "Execution failed due to configuration error: MOCK integration: {reason}"
+                        );
+                        return GatewayError::new(GatewayResponseType::ApiConfigurationError)
+                            .into_response();
+                    }
+                }
+            }
+        };
+        let Some(selected) = self.responses.select(&text) else {
             tracing::warn!(
                 route = %self.route,
                 status = text,
@@ -168,7 +202,23 @@ impl Mock {
             );
             return GatewayError::new(GatewayResponseType::ApiConfigurationError).into_response();
         };
-        let mut response = selected.method_response(&RequestValues::from_parts(parts), None);
+        let accept = parts.headers.get(ACCEPT).and_then(|v| v.to_str().ok());
+        let rendered = match selected.template(accept) {
+            None => None,
+            // A MOCK integration has no response payload: `$input` reads an empty body.
+            Some(template) => match templates::render(
+                template.template(),
+                || templates::input_data(&parts, String::new()),
+                context,
+                &self.stage_variables,
+                &self.route,
+            ) {
+                Ok(rendered) => Some((template.content_type().clone(), rendered)),
+                Err(err) => return err.into_response(),
+            },
+        };
+        let mut response =
+            selected.method_response(&RequestValues::from_parts(&parts), None, rendered);
         response.extensions_mut().insert(IntegrationStatus(code));
         response
     }
@@ -197,19 +247,38 @@ impl Mock {
     }
 }
 
+/// Response future of a MOCK integration.
+pub(crate) struct MockFuture {
+    inner: Pin<Box<dyn Future<Output = Response<Body>> + Send>>,
+}
+
+impl std::fmt::Debug for MockFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MockFuture")
+    }
+}
+
+impl Future for MockFuture {
+    type Output = Result<Response<Body>, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx).map(Ok)
+    }
+}
+
 impl Service<Request<Body>> for MockIntegration {
     type Response = Response<Body>;
     type Error = BoxError;
-    type Future = Ready<Result<Response<Body>, BoxError>>;
+    type Future = MockFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        // The body is not read: a MOCK integration answers from templates alone.
-        let (parts, _body) = req.into_parts();
-        ready(Ok(self.mock.respond(&parts)))
+        MockFuture {
+            inner: Box::pin(Arc::clone(&self.mock).respond(req)),
+        }
     }
 }
 

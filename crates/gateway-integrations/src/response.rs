@@ -16,13 +16,13 @@
 //! - **Body.** The response template is chosen by the request's `Accept` header: the
 //!   first listed media type that has a template, else `application/json`, else the
 //!   first template. Its key becomes the `Content-Type`. With no template the body is
-//!   empty and the `Content-Type` is `application/json`. Rendering is one function,
-//!   [`render_template`], which returns the template's text until the VTL engine
-//!   replaces it.
+//!   empty and the `Content-Type` is `application/json`. Templates are VTL, compiled
+//!   with the route and rendered by the caller (see the `templates` module); a
+//!   template's `$context.responseOverride` status and headers win over the
+//!   integration response's.
 //! - **Headers.** `method.response.header.NAME` mappings, parsed by the `mapping`
 //!   module.
 
-use bytes::Bytes;
 use gateway_core::body::Body;
 use gateway_core::model::IntegrationResponse;
 use gateway_core::stage::StageVariables;
@@ -31,6 +31,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use regex::Regex;
 
 use crate::mapping::{RequestValues, Side, Source, response_target};
+use crate::templates::{self, MappingTemplate, Rendered};
 
 /// A field that failed to compile: its path and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +63,20 @@ pub(crate) struct ResponseTemplate {
     media_type: String,
     /// The key as written, sent as `Content-Type`.
     content_type: HeaderValue,
-    /// The template text.
-    text: Bytes,
+    /// The compiled template.
+    template: MappingTemplate,
+}
+
+impl ResponseTemplate {
+    /// The compiled template.
+    pub(crate) fn template(&self) -> &MappingTemplate {
+        &self.template
+    }
+
+    /// The `Content-Type` the rendered body is sent with.
+    pub(crate) fn content_type(&self) -> &HeaderValue {
+        &self.content_type
+    }
 }
 
 impl IntegrationResponses {
@@ -153,10 +166,11 @@ impl CompiledResponse {
                 field: field(&format!("responseTemplates.{key}")),
                 reason: format!("`{key}` is not a valid Content-Type"),
             })?;
+            let template = templates::compile(text, field(&format!("responseTemplates.{key}")))?;
             templates.push(ResponseTemplate {
                 media_type: media_type(key).to_ascii_lowercase(),
                 content_type,
-                text: Bytes::from(text.clone()),
+                template,
             });
         }
         Ok(Self {
@@ -171,23 +185,35 @@ impl CompiledResponse {
         choose(&self.templates, accept, |t| &t.media_type)
     }
 
-    /// Builds the method response: status, templated body with its `Content-Type`, and
-    /// mapped headers. `integration` holds the backend response's headers, if any.
+    /// Builds the method response: the status (or the template's override), the
+    /// rendered body with its `Content-Type` (empty JSON when no template applies),
+    /// the mapped headers, then the headers the template set in
+    /// `$context.responseOverride.header`. `integration` holds the backend
+    /// response's headers, if any.
     pub(crate) fn method_response(
         &self,
         request: &RequestValues<'_>,
         integration: Option<&HeaderMap>,
+        rendered: Option<(HeaderValue, Rendered)>,
     ) -> Response<Body> {
-        let accept = request
-            .headers
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok());
-        let (content_type, body) = match self.template(accept) {
-            Some(template) => (template.content_type.clone(), render_template(template)),
-            None => (HeaderValue::from_static("application/json"), Body::empty()),
+        let (content_type, body, overrides) = match rendered {
+            Some((content_type, rendered)) => (
+                content_type,
+                Body::from(rendered.body),
+                Some(rendered.overrides),
+            ),
+            None => (
+                HeaderValue::from_static("application/json"),
+                Body::empty(),
+                None,
+            ),
         };
         let mut response = Response::new(body);
-        *response.status_mut() = self.status;
+        *response.status_mut() = overrides
+            .as_ref()
+            .and_then(|o| o.status)
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(self.status);
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, content_type);
         for (name, source) in &self.headers {
@@ -198,16 +224,16 @@ impl CompiledResponse {
                 headers.insert(name.clone(), value);
             }
         }
+        for (name, value) in overrides.iter().flat_map(|o| &o.headers) {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
         response
     }
-}
-
-/// Renders a response template into the method response body.
-///
-/// Templates are static text until the VTL engine exists; this is the one place it
-/// will be called from.
-pub(crate) fn render_template(template: &ResponseTemplate) -> Body {
-    Body::from(template.text.clone())
 }
 
 /// The media type of a `Content-Type` or `Accept` entry: the part before any `;`

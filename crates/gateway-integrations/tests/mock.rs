@@ -132,25 +132,115 @@ async fn no_matching_response_and_no_default_is_a_configuration_error() {
 }
 
 #[tokio::test]
-async fn a_template_that_is_not_json_is_a_configuration_error() {
-    let vtl = "#if($input.params('scope') == 'internal') {\"statusCode\": 200} #end";
+async fn vtl_request_templates_choose_the_status() {
+    let vtl = "#if($input.params('scope') == 'internal')\n{\"statusCode\": 200}\n#else\n{\"statusCode\": 403}\n#end";
     let integration = mock(&[("application/json", vtl)], standard_responses());
-    let (status, kind, body) = aws_error(send(integration, get("/pets/1")).await).await;
+    let response = send(integration.clone(), get("/pets/1?scope=internal")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_json(response).await, serde_json::json!({"r": "ok"}));
+    let response = send(integration, get("/pets/1?scope=public")).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        body_json(response).await,
+        serde_json::json!({"r": "missing"})
+    );
+}
+
+#[tokio::test]
+async fn request_templates_read_the_payload() {
+    let vtl = r#"{"statusCode": $input.json('$.code')}"#;
+    let integration = mock(&[("application/json", vtl)], standard_responses());
+    let req = request(
+        Method::POST,
+        TEMPLATE,
+        "/pets/1",
+        Body::from(r#"{"code": 404}"#),
+    );
+    assert_eq!(
+        send(integration.clone(), req).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // A payload the template cannot read as JSON is the client's error.
+    let req = request(
+        Method::POST,
+        TEMPLATE,
+        "/pets/1",
+        Body::from(r#"{"code": "#),
+    );
+    let (status, kind, body) = aws_error(send(integration, req).await).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::BAD_REQUEST, "BAD_REQUEST_BODY")
+    );
+    assert_eq!(
+        body,
+        serde_json::json!({"message": "Could not process payload"})
+    );
+}
+
+#[tokio::test]
+async fn a_template_output_that_is_not_json_is_a_configuration_error() {
+    let vtl = "status=$input.params('scope')";
+    let integration = mock(&[("application/json", vtl)], standard_responses());
+    let (status, kind, body) = aws_error(send(integration, get("/pets/1?scope=x")).await).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(kind, "API_CONFIGURATION_ERROR");
     assert_eq!(
         body,
         serde_json::json!({"message": "Internal server error"})
     );
+}
 
-    let bad_status = mock(
-        &[("application/json", r#"{"statusCode": "abc"}"#)],
+#[tokio::test]
+async fn response_templates_render_with_the_aws_bindings_and_overrides() {
+    let template = concat!(
+        "#set($context.responseOverride.status = 201)\n",
+        "#set($context.responseOverride.header.X-Pet = $input.params('id'))\n",
+        r#"{"id": "$input.params('id')", "env": "$stageVariables.env", "#,
+        r#""q": "$util.escapeJavaScript($input.params('q'))", "missing": "$context.identity.apiKey"}"#
+    );
+    let integration = mock(
+        &[("application/json", r#"{"statusCode": 200}"#)],
+        vec![response(
+            "default",
+            "200",
+            &[("application/json", template)],
+        )],
+    );
+    let response = send(integration, get("/pets/42?q=it's")).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["x-pet"], "42");
+    // escapeJavaScript escapes `'` as `\'`, as AWS does (not valid JSON, as on AWS).
+    let body = String::from_utf8(body_bytes(response).await.to_vec()).unwrap();
+    assert_eq!(
+        body,
+        r#"{"id": "42", "env": "prod", "q": "it\'s", "missing": ""}"#
+    );
+}
+
+#[test]
+fn templates_that_do_not_compile_fail_with_their_position() {
+    let integration = mock(
+        &[("application/json", "#if($x)\n{\"statusCode\": 200}")],
         standard_responses(),
     );
-    let (status, kind, _) = aws_error(send(bad_status, get("/pets/1")).await).await;
-    assert_eq!(
-        (status.as_u16(), kind.as_str()),
-        (500, "API_CONFIGURATION_ERROR")
+    let err = compile_err(integration);
+    let text = err.to_string();
+    assert!(text.contains("requestTemplates.application/json"), "{text}");
+    assert!(text.contains("line 1, column 1"), "{text}");
+
+    let integration = mock(
+        &[("application/json", r#"{"statusCode": 200}"#)],
+        vec![response(
+            "default",
+            "200",
+            &[("application/json", "$input.json(")],
+        )],
+    );
+    let text = compile_err(integration).to_string();
+    assert!(
+        text.contains("responses.default.responseTemplates.application/json"),
+        "{text}"
     );
 }
 
@@ -407,4 +497,18 @@ fn invalid_responses_name_the_route_and_field() {
         err.to_string().contains("responses.default.statusCode"),
         "{err}"
     );
+}
+
+fn compile_err(integration: Integration) -> CompileError {
+    let variables = gateway_core::stage::StageVariables::new();
+    let client = gateway_integrations::HttpClient::new();
+    let ctx = gateway_integrations::CompileContext {
+        stage_variables: &variables,
+        client: &client,
+        protocol: gateway_core::model::ApiProtocol::Rest,
+    };
+    match gateway_integrations::compile(&route(RouteMethod::Any, TEMPLATE, integration), &ctx) {
+        Err(err) => err,
+        Ok(_) => panic!("the integration compiled"),
+    }
 }

@@ -644,3 +644,71 @@ async fn chunked_uploads_over_the_limit_get_413() {
     assert_eq!(reply.text(), r#"{"message":"Request Too Long"}"#);
     f.server.shutdown().await;
 }
+
+const VTL_PATHS: &str = r#"  /greet/{name}:
+    get:
+      parameters:
+        - {name: name, in: path, required: true, schema: {type: string}}
+      responses:
+        "200": {description: ok}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: |
+            #if($input.params('name') == 'nobody')
+            {"statusCode": 404}
+            #else
+            {"statusCode": 200}
+            #end
+        responses:
+          "404":
+            statusCode: "404"
+            responseTemplates:
+              application/json: '{"message": "no $input.params(''name'') here"}'
+          default:
+            statusCode: "200"
+            responseTemplates:
+              application/json: |
+                #set($context.responseOverride.header.X-Greeted = $input.params('name'))
+                {"hello": "$input.params('name')", "stage": "$context.stage", "requestId": "$context.requestId", "env": "$stageVariables.env"}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vtl_mapping_templates_render_end_to_end() {
+    let api = mock_api("Greeter", r#"{"version": "v1"}"#, VTL_PATHS);
+    let config = "apis:\n  - name: greet\n    openapi: api.yaml\n    stages:\n      - name: prod\n        variables: {env: production}\n";
+    let f = fixture(config, &[("api.yaml", &api)]).await;
+    let reply = f.client.get(&f.url("/prod/greet/ann")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.headers["x-greeted"], "ann");
+    let body = reply.json();
+    assert_eq!(body["hello"], "ann");
+    assert_eq!(body["stage"], "prod");
+    assert_eq!(body["env"], "production");
+    assert_eq!(
+        body["requestId"],
+        reply.headers["x-amzn-requestid"].to_str().unwrap()
+    );
+    let reply = f.client.get(&f.url("/prod/greet/nobody")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"message": "no nobody here"})
+    );
+    f.server.shutdown().await;
+
+    // A template that does not compile fails the deployment, naming where.
+    let broken = VTL_PATHS.replace("#end\n        responses:", "\n        responses:");
+    let dir = TempDir::new();
+    dir.write(
+        "api.yaml",
+        &mock_api("Greeter", r#"{"version": "v1"}"#, &broken),
+    );
+    let path = dir.write("gateway.yaml", config);
+    let err = gateway::Gateway::from_config_file(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("GET /greet/{name}"), "{err}");
+    assert!(err.contains("requestTemplates.application/json"), "{err}");
+    assert!(err.contains("line 1, column 1"), "{err}");
+}
