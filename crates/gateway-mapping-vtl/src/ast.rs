@@ -6,10 +6,80 @@
 //! [`Node::Text`] holds exactly the characters that are written out.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hasher as _;
 use std::sync::Arc;
 
-/// An identifier as written in the template (`foo` for `$foo`).
-pub(crate) type Name = Arc<str>;
+use crate::value::MapHasher;
+
+/// An identifier as written in the template (`foo` for `$foo`), with its hash
+/// computed once: the renderer looks names up on every reference. The parser
+/// shares one allocation between equal names, so comparing is usually a pointer
+/// comparison.
+#[derive(Clone)]
+pub(crate) struct Name {
+    text: Arc<str>,
+    hash: u64,
+    /// The hash of this name as a key of a template map ([`crate::value::Map`]).
+    key_hash: u64,
+}
+
+impl Name {
+    pub(crate) fn new(text: &str) -> Self {
+        let mut hasher = crate::hash::FxHasher::default();
+        hasher.write(text.as_bytes());
+        Self {
+            text: Arc::from(text),
+            hash: hasher.finish(),
+            key_hash: std::hash::BuildHasher::hash_one(&MapHasher::default(), text),
+        }
+    }
+
+    /// The hash a template map gives this name as a key.
+    pub(crate) fn key_hash(&self) -> u64 {
+        self.key_hash
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Self {
+        Self::new(text)
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.text, &other.text) || (self.hash == other.hash && self.text == other.text)
+    }
+}
+
+impl Eq for Name {}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.text, f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
 
 /// A 1-based line and column in the template source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -24,8 +24,11 @@
 //! - `$input.body` is the raw payload; an empty payload reads as `{}`, as AWS
 //!   substitutes `{}` for an empty body whatever its content type (verified against
 //!   AWS by LocalStack, localstack/localstack#12413).
-//! - The payload is parsed as JSON at most once per render, on the first
-//!   `$input.path`/`$input.json`. An empty payload is `{}`. API Gateway's parser
+//! - The payload is parsed as JSON when first needed: into a document kept for
+//!   the rest of the render by `$input.path`/`$input.json` with a path below
+//!   `$`; for `$` itself (the common `$input.path('$')`, `$input.json('$')`)
+//!   straight into template values or compact JSON text, until a document
+//!   exists. An empty payload is `{}`. API Gateway's parser
 //!   (json-smart, permissive mode) reads text that is not JSON and does not start
 //!   like JSON as one string: `a=b` is the string `"a=b"`, `$input.json('$')`
 //!   prints `"a=b"`. Text that starts like JSON (`{`, `[`, `"`) but is malformed
@@ -61,6 +64,7 @@
 //! `#set($context.responseOverride.header.X-Foo = "v")`, map assignments through a
 //! dotted reference whose last name may contain `-`.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::rc::Rc;
 
@@ -70,7 +74,7 @@ use gateway_core::stage::StageVariables;
 use indexmap::IndexMap;
 
 use crate::bindings::Bindings;
-use crate::jsonpath::JsonPath;
+use crate::jsonpath::{JsonPath, Selection};
 use crate::util;
 use crate::value::{HostObject, MethodError, Value};
 
@@ -176,16 +180,35 @@ impl Input {
     /// `$input.json(path)`.
     pub fn json(&self, path: &str) -> Result<String, MethodError> {
         let path = compile(path)?;
+        if path.is_root() && self.document.get().is_none() {
+            // The whole payload, printed as it is read when that is possible.
+            let trimmed = self.data.body.trim();
+            if trimmed.is_empty() {
+                return Ok("{}".to_owned());
+            }
+            if let Some(json) = util::json_text_string(trimmed) {
+                return Ok(json);
+            }
+        }
         let document = self.document()?;
-        Ok(match path.select(document).into_json() {
-            Some(json) => util::json_string(&json),
-            None => "null".to_owned(),
+        // Printed from the document in place (`into_json` would copy the selection).
+        Ok(match path.select(document) {
+            Selection::Definite(Some(json)) => util::json_string(&json),
+            Selection::Definite(None) => "null".to_owned(),
+            Selection::Indefinite(values) => util::json_list_string(&values),
         })
     }
 
     /// `$input.path(path)`.
     pub fn path(&self, path: &str) -> Result<Value, MethodError> {
         let path = compile(path)?;
+        if path.is_root()
+            && self.document.get().is_none()
+            && let Some(value) = payload_value(&self.data.body)
+        {
+            // The whole payload, read straight into template values.
+            return Ok(value);
+        }
         let document = self.document()?;
         Ok(path.select(document).to_value())
     }
@@ -197,18 +220,18 @@ impl Input {
         self.params
             .get_or_init(|| {
                 let section = |entries: &IndexMap<String, String>| {
-                    Value::map(
+                    Value::new_map(
                         entries
                             .iter()
                             .map(|(k, v)| (k.clone(), Value::string(v)))
                             .collect(),
                     )
                 };
-                let mut all = IndexMap::new();
+                let mut all = Value::entries_with_capacity(3);
                 all.insert("path".to_owned(), section(&self.data.path));
                 all.insert("querystring".to_owned(), section(&self.data.querystring));
                 all.insert("header".to_owned(), section(&self.data.header));
-                Value::map(all)
+                Value::new_map(all)
             })
             .clone()
     }
@@ -255,7 +278,7 @@ impl HostObject for Input {
             "params" => match args {
                 [] => Ok(Some(self.params())),
                 [name] => Ok(Some(Value::string(
-                    text(name).map_or("", |name| self.param(&name)),
+                    text_ref(name).map_or("", |name| self.param(&name)),
                 ))),
                 _ => Err(arity("input", method, "0 or 1", args.len())),
             },
@@ -281,7 +304,7 @@ impl HostObject for Util {
         let result = match method {
             "escapeJavaScript" => {
                 // Commons Lang returns null for null.
-                match text(one_arg("util", method, args)?) {
+                match text_ref(one_arg("util", method, args)?) {
                     Some(s) => Value::string(&util::escape_javascript(&s)),
                     None => Value::Null,
                 }
@@ -325,7 +348,7 @@ impl HostObject for Util {
 /// - `requestTimeEpoch` is a number; `xrayTraceId` is present when tracing is.
 #[must_use]
 pub fn context_value(ctx: &RequestContext) -> Value {
-    let mut map = IndexMap::new();
+    let mut map = Value::entries_with_capacity(20);
     let mut put = |key: &str, value: Value| {
         map.insert(key.to_owned(), value);
     };
@@ -353,7 +376,7 @@ pub fn context_value(ctx: &RequestContext) -> Value {
     if let Some(trace_id) = &ctx.trace_id {
         put("xrayTraceId", Value::string(trace_id.as_str()));
     }
-    Value::map(map)
+    Value::new_map(map)
 }
 
 fn identity_value(ctx: &RequestContext) -> Value {
@@ -375,7 +398,7 @@ fn identity_value(ctx: &RequestContext) -> Value {
         ("userAgent", optional(&identity.user_agent)),
         ("userArn", optional(&identity.user_arn)),
     ];
-    Value::map(
+    Value::new_map(
         entries
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -384,7 +407,7 @@ fn identity_value(ctx: &RequestContext) -> Value {
 }
 
 fn authorizer_value(authorizer: &AuthorizerContext) -> Value {
-    let mut map = IndexMap::new();
+    let mut map = Value::entries_with_capacity(1);
     map.insert(
         "principalId".to_owned(),
         authorizer
@@ -398,14 +421,14 @@ fn authorizer_value(authorizer: &AuthorizerContext) -> Value {
             .iter()
             .map(|(k, v)| (k.clone(), stringified(v)))
             .collect();
-        map.insert("claims".to_owned(), Value::map(claims));
+        map.insert("claims".to_owned(), Value::new_map(claims));
     }
     for (key, value) in &authorizer.context {
         if key != "principalId" && key != "claims" && !value.is_null() {
             map.insert(key.clone(), stringified(value));
         }
     }
-    Value::map(map)
+    Value::new_map(map)
 }
 
 /// A JSON scalar as the string AWS hands templates: strings as they are, other
@@ -419,24 +442,30 @@ fn stringified(value: &serde_json::Value) -> Value {
 }
 
 fn empty_request_override() -> Value {
-    let mut map = IndexMap::new();
+    let mut map = Value::entries_with_capacity(3);
     for key in ["header", "path", "querystring"] {
-        map.insert(key.to_owned(), Value::map(IndexMap::new()));
+        map.insert(
+            key.to_owned(),
+            Value::new_map(Value::entries_with_capacity(0)),
+        );
     }
-    Value::map(map)
+    Value::new_map(map)
 }
 
 fn empty_response_override() -> Value {
-    let mut map = IndexMap::new();
+    let mut map = Value::entries_with_capacity(2);
     map.insert("status".to_owned(), Value::Null);
-    map.insert("header".to_owned(), Value::map(IndexMap::new()));
-    Value::map(map)
+    map.insert(
+        "header".to_owned(),
+        Value::new_map(Value::entries_with_capacity(0)),
+    );
+    Value::new_map(map)
 }
 
 /// `$stageVariables`: a map of the stage's variables, sorted by name.
 #[must_use]
 pub fn stage_variables_value(stage_variables: &StageVariables) -> Value {
-    Value::map(
+    Value::new_map(
         stage_variables
             .iter()
             .map(|(k, v)| (k.to_owned(), Value::string(v)))
@@ -550,17 +579,36 @@ fn parse_payload(body: &str) -> Result<serde_json::Value, String> {
     }
 }
 
+/// The payload as a template value, read as [`parse_payload`] reads it; `None`
+/// when it is malformed (the error then comes from [`parse_payload`]).
+fn payload_value(body: &str) -> Option<Value> {
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        return Some(Value::new_map(Value::entries_with_capacity(0)));
+    }
+    match Value::parse_json_text(trimmed) {
+        Ok(value) => Some(value),
+        Err(_) if trimmed.starts_with(['{', '[', '"']) => None,
+        Err(_) => Some(Value::string(trimmed)),
+    }
+}
+
 fn compile(path: &str) -> Result<JsonPath, MethodError> {
     JsonPath::compile(path).map_err(|e| MethodError::new(e.to_string()))
 }
 
 /// A value as the string a Java `String` parameter would receive; `None` for null.
 fn text(value: &Value) -> Option<String> {
+    text_ref(value).map(Cow::into_owned)
+}
+
+/// [`text`], borrowing a string value instead of copying it.
+fn text_ref(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
-        Value::String(s) => Some(s.to_string()),
-        Value::Object(object) => Some(object.to_text()),
-        other => Some(other.to_java_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Object(object) => Some(Cow::Owned(object.to_text())),
+        other => Some(Cow::Owned(other.to_java_string())),
     }
 }
 
@@ -571,8 +619,12 @@ fn one_arg<'v>(object: &str, method: &str, args: &'v [Value]) -> Result<&'v Valu
     }
 }
 
-fn required_text(object: &str, method: &str, args: &[Value]) -> Result<String, MethodError> {
-    text(one_arg(object, method, args)?)
+fn required_text<'v>(
+    object: &str,
+    method: &str,
+    args: &'v [Value],
+) -> Result<Cow<'v, str>, MethodError> {
+    text_ref(one_arg(object, method, args)?)
         .ok_or_else(|| MethodError::new(format!("${object}.{method}: the argument is null")))
 }
 

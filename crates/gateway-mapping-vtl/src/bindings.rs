@@ -1,8 +1,6 @@
 //! The root variables a template renders against (`$input`, `$util`, `$context`,
 //! `$stageVariables`, or anything an application provides).
 
-use std::collections::HashMap;
-
 use crate::value::Value;
 
 /// How a reference whose value is null (or undefined) renders.
@@ -18,7 +16,8 @@ pub enum NullRendering {
 /// Root variables by name (without the `$`), and how nulls render.
 #[derive(Debug, Clone, Default)]
 pub struct Bindings {
-    vars: HashMap<String, Value>,
+    /// Few (API Gateway has four): a list searched in order beats hashing.
+    vars: Vec<(String, Value)>,
     nulls: NullRendering,
 }
 
@@ -31,7 +30,11 @@ impl Bindings {
 
     /// Sets a root variable.
     pub fn set(&mut self, name: impl Into<String>, value: Value) -> &mut Self {
-        self.vars.insert(name.into(), value);
+        let name = name.into();
+        match self.vars.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, old)) => *old = value,
+            None => self.vars.push((name, value)),
+        }
         self
     }
 
@@ -50,10 +53,10 @@ impl Bindings {
     /// A root variable.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.vars.get(name)
+        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
-    /// All root variables.
+    /// All root variables, in the order they were first set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v))
     }

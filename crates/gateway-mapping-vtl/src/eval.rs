@@ -8,15 +8,18 @@
 //! `#set`s also reach the caller (Velocity's default non-local macro scope).
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
+
+use indexmap::map::RawEntryApiV1;
 
 use crate::ast::{
     Ast, BinOp, Binary, CallKind, Expr, ExprKind, ForeachNode, IfNode, MacroCallNode, MacroDef,
     Name, Node, Pos, RefNode, RefPart, Reference, SetNode,
 };
 use crate::bindings::{Bindings, NullRendering};
+use crate::hash::FxHashMap;
 use crate::methods::{self, TooLarge};
 use crate::parser;
 use crate::template::{Limit, RenderError, RenderLimits};
@@ -35,9 +38,10 @@ pub(crate) fn render(
     ast: &Ast,
     bindings: &Bindings,
     limits: &RenderLimits,
+    capacity: usize,
 ) -> Result<String, RenderError> {
     let mut renderer = Renderer::new(ast, bindings, limits);
-    let mut out = String::new();
+    let mut out = String::with_capacity(capacity);
     let result = renderer.render_nodes(&ast.nodes, &mut out);
     drop(renderer);
     match result {
@@ -52,7 +56,7 @@ enum Interrupt {
     /// Boxed: results travel through every recursive call, so they stay small.
     Error(Box<RenderError>),
     /// `#break`, for the innermost scope (`None`) or a given loop.
-    Break(Option<u64>),
+    Break(Option<LoopId>),
     Stop,
 }
 
@@ -64,6 +68,10 @@ impl From<RenderError> for Interrupt {
 
 type R<T> = Result<T, Interrupt>;
 
+/// Identifies a running `#foreach`. Non-zero, so that an [`Interrupt`] fits in two
+/// registers.
+type LoopId = std::num::NonZeroU64;
+
 /// A `#define`d body with the value that stands for it (kept alive so that its
 /// address stays unique).
 type Block = (Rc<dyn HostObject>, Arc<Vec<Node>>);
@@ -72,21 +80,21 @@ type Block = (Rc<dyn HostObject>, Arc<Vec<Node>>);
 struct Frame {
     /// The scope the macro was called from (0 is the global scope).
     parent: usize,
-    locals: HashMap<Name, Value>,
+    locals: FxHashMap<Name, Value>,
     /// Parameters bound by name to the caller's argument expression.
-    by_name: HashMap<Name, Arc<Expr>>,
+    by_name: FxHashMap<Name, Arc<Expr>>,
     /// The caller's argument text, printed for a null `$param`.
-    literals: HashMap<Name, Arc<str>>,
+    literals: FxHashMap<Name, Arc<str>>,
 }
 
 struct Renderer<'a> {
     bindings: &'a Bindings,
     limits: &'a RenderLimits,
-    macros: &'a HashMap<Name, Arc<MacroDef>>,
+    macros: &'a std::collections::HashMap<Name, Arc<MacroDef>>,
     /// Macros defined by `#evaluate`d text.
-    extra_macros: HashMap<Name, Arc<MacroDef>>,
+    extra_macros: FxHashMap<Name, Arc<MacroDef>>,
     /// Root variables set by the template; `None` hides a binding.
-    globals: HashMap<Name, Option<Value>>,
+    globals: FxHashMap<Name, Option<Value>>,
     frames: Vec<Frame>,
     /// The current scope: 0 global, n the frame `frames[n - 1]`.
     scope: usize,
@@ -96,10 +104,10 @@ struct Renderer<'a> {
     /// Where evaluation is, for error positions.
     at: Pos,
     /// `#define` blocks, by the address of their value.
-    blocks: HashMap<usize, Block>,
+    blocks: FxHashMap<usize, Block>,
     /// Running `#foreach` loops, by the address of their `$foreach` value.
-    loops: HashMap<usize, u64>,
-    next_loop: u64,
+    loops: FxHashMap<usize, LoopId>,
+    next_loop: LoopId,
 }
 
 impl Drop for Renderer<'_> {
@@ -121,21 +129,30 @@ impl Drop for Renderer<'_> {
 
 /// Drops a value without recursion, however deeply it nests.
 fn dismantle(value: Value) {
-    let mut stack = vec![value];
+    // Only lists and maps nest; everything else drops in place, and a value
+    // without nested lists or maps needs no stack (so no allocation).
+    let mut stack = Vec::new();
+    take_apart(value, &mut stack);
     while let Some(value) = stack.pop() {
-        match value {
-            Value::List(list) => {
-                if let Ok(cell) = Rc::try_unwrap(list) {
-                    stack.extend(cell.into_inner());
-                }
+        take_apart(value, &mut stack);
+    }
+}
+
+/// Drops `value`, moving the lists and maps it alone held onto `stack`.
+fn take_apart(value: Value, stack: &mut Vec<Value>) {
+    let nests = |v: &Value| matches!(v, Value::List(_) | Value::Map(_));
+    match value {
+        Value::List(list) => {
+            if let Ok(cell) = Rc::try_unwrap(list) {
+                stack.extend(cell.into_inner().into_iter().filter(nests));
             }
-            Value::Map(map) => {
-                if let Ok(cell) = Rc::try_unwrap(map) {
-                    stack.extend(cell.into_inner().into_values());
-                }
-            }
-            _ => {}
         }
+        Value::Map(map) => {
+            if let Ok(cell) = Rc::try_unwrap(map) {
+                stack.extend(cell.into_inner().into_values().filter(nests));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -395,6 +412,7 @@ impl Items {
 }
 
 /// Names a loop saves and restores.
+#[derive(Clone)]
 struct LoopNames {
     count: Name,
     has_next: Name,
@@ -418,7 +436,7 @@ struct LoopState {
     /// The loop variable, `$velocityCount`, `$velocityHasNext`, `$foreach` before.
     saved: [Value; 4],
     scope: Rc<ForeachScope>,
-    id: u64,
+    id: LoopId,
 }
 
 impl<'a> Renderer<'a> {
@@ -427,17 +445,17 @@ impl<'a> Renderer<'a> {
             bindings,
             limits,
             macros: &ast.macros,
-            extra_macros: HashMap::new(),
-            globals: HashMap::new(),
+            extra_macros: FxHashMap::default(),
+            globals: FxHashMap::default(),
             frames: Vec::new(),
             scope: 0,
             steps: 0,
             depth: 0,
             macro_depth: 0,
             at: Pos { line: 1, column: 1 },
-            blocks: HashMap::new(),
-            loops: HashMap::new(),
-            next_loop: 0,
+            blocks: FxHashMap::default(),
+            loops: FxHashMap::default(),
+            next_loop: LoopId::MIN,
         }
     }
 
@@ -503,7 +521,7 @@ impl<'a> Renderer<'a> {
 
     // ----- the context ------------------------------------------------------------------------
 
-    fn global(&self, name: &str) -> Value {
+    fn global(&self, name: &Name) -> Value {
         match self.globals.get(name) {
             Some(Some(value)) => value.clone(),
             Some(None) => Value::Null,
@@ -512,7 +530,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// A variable as seen from the current scope.
-    fn lookup(&mut self, name: &str) -> R<Value> {
+    fn lookup(&mut self, name: &Name) -> R<Value> {
         let mut scope = self.scope;
         while scope > 0 {
             let frame = &self.frames[scope - 1];
@@ -542,8 +560,15 @@ impl<'a> Renderer<'a> {
             }
             scope = frame.parent;
         }
-        if let Some(Some(old)) = self.globals.insert(name.clone(), Some(value)) {
-            dismantle(old);
+        match self.globals.get_mut(name) {
+            Some(slot) => {
+                if let Some(old) = slot.replace(value) {
+                    dismantle(old);
+                }
+            }
+            None => {
+                self.globals.insert(name.clone(), Some(value));
+            }
         }
     }
 
@@ -593,7 +618,7 @@ impl<'a> Renderer<'a> {
         None
     }
 
-    fn find_macro(&self, name: &str) -> Option<Arc<MacroDef>> {
+    fn find_macro(&self, name: &Name) -> Option<Arc<MacroDef>> {
         self.macros
             .get(name)
             .or_else(|| self.extra_macros.get(name))
@@ -695,7 +720,11 @@ impl<'a> Renderer<'a> {
         self.at = reference.pos;
         let value = self.eval_ref(reference)?;
         let escaped = node.backslashes % 2 == 1;
-        let prefix = "\\".repeat(node.backslashes / 2);
+        let prefix = if node.backslashes < 2 {
+            String::new()
+        } else {
+            "\\".repeat(node.backslashes / 2)
+        };
         let empty_nulls = self.bindings.null_rendering() == NullRendering::Empty;
         let null_text = || -> Arc<str> {
             if (reference.quiet || empty_nulls) && !escaped {
@@ -714,6 +743,10 @@ impl<'a> Renderer<'a> {
         } else if is_null {
             let text = null_text();
             self.write(out, &format!("{prefix}{prefix}{text}"))
+        } else if let Value::String(text) = &value {
+            self.write(out, &prefix)
+                .and_then(|()| self.write(out, text))
+                .and_then(|()| self.charge_bytes(text.len()))
         } else {
             self.write(out, &prefix)
                 .and_then(|()| self.write_value(&value, out))
@@ -860,7 +893,8 @@ impl<'a> Renderer<'a> {
             },
         };
         self.at = node.pos;
-        let names = LoopNames::default();
+        static NAMES: std::sync::OnceLock<LoopNames> = std::sync::OnceLock::new();
+        let names = NAMES.get_or_init(LoopNames::default).clone();
         let saved_item = self.lookup(&node.var)?;
         let saved_count = self.lookup(&names.count)?;
         let saved_has_next = self.lookup(&names.has_next)?;
@@ -873,7 +907,7 @@ impl<'a> Renderer<'a> {
         });
         let scope_object: Rc<dyn HostObject> = scope.clone();
         let id = self.next_loop;
-        self.next_loop += 1;
+        self.next_loop = self.next_loop.saturating_add(1);
         self.loops.insert(address(&scope_object), id);
         self.put(&names.scope, Value::Object(scope_object));
         Ok(Some(Box::new(LoopState {
@@ -989,9 +1023,9 @@ impl<'a> Renderer<'a> {
         }
         let mut frame = Frame {
             parent: self.scope,
-            locals: HashMap::new(),
-            by_name: HashMap::new(),
-            literals: HashMap::new(),
+            locals: FxHashMap::default(),
+            by_name: FxHashMap::default(),
+            literals: FxHashMap::default(),
         };
         for (param, arg) in def.params.iter().zip(&node.args) {
             if is_constant(&arg.expr) {
@@ -1070,7 +1104,20 @@ impl<'a> Renderer<'a> {
             if matches!(value, Value::Null) {
                 return Ok(Value::Null);
             }
-            value = self.apply_part(value, part)?;
+            value = match (part, &value) {
+                // A map member, the common case: what `apply_part` would do, directly.
+                (RefPart::Property { name, .. }, Value::Map(map)) if &**name != "class" => {
+                    self.step()?;
+                    let member = map
+                        .borrow()
+                        .raw_entry_v1()
+                        .from_key_hashed_nocheck(name.key_hash(), &**name)
+                        .map_or(Value::Null, |(_, v)| v.clone());
+                    dismantle(value);
+                    member
+                }
+                _ => self.apply_part(value, part)?,
+            };
         }
         Ok(value)
     }
@@ -1228,7 +1275,7 @@ impl<'a> Renderer<'a> {
 
     #[inline(never)]
     fn map_literal(&mut self, entries: &[(Expr, Expr)]) -> R<Value> {
-        let mut map = indexmap::IndexMap::with_capacity(entries.len());
+        let mut map = Value::entries_with_capacity(entries.len());
         for (key, value) in entries {
             let key = match self.eval(key)? {
                 Value::String(s) => s.to_string(),
@@ -1243,7 +1290,7 @@ impl<'a> Renderer<'a> {
                 dismantle(old);
             }
         }
-        Ok(Value::map(map))
+        Ok(Value::new_map(map))
     }
 
     #[inline(never)]

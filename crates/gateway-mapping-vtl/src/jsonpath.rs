@@ -184,6 +184,11 @@ impl JsonPath {
         self.definite
     }
 
+    /// True for `$` alone: the whole document.
+    pub(crate) fn is_root(&self) -> bool {
+        self.segments.is_empty()
+    }
+
     /// The expression as written.
     #[must_use]
     pub fn as_str(&self) -> &str {

@@ -20,6 +20,7 @@ pub mod value;
 
 mod ast;
 mod eval;
+mod hash;
 mod parser;
 mod template;
 

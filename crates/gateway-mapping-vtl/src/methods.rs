@@ -206,7 +206,17 @@ pub(crate) fn write_java(
     match value {
         Value::Null => push_limited(out, "null", limit),
         Value::Bool(b) => push_limited(out, if *b { "true" } else { "false" }, limit),
-        Value::Int(i) => push_limited(out, &i.to_string(), limit),
+        Value::Int(i) => {
+            // Written in place (no temporary string), then held to the limit.
+            use std::fmt::Write as _;
+            let before = out.len();
+            let _ = write!(out, "{i}");
+            if out.len() > limit {
+                out.truncate(before);
+                return Err(TooLarge);
+            }
+            Ok(())
+        }
         Value::Float(f) => push_limited(out, &java_double(*f), limit),
         Value::String(s) => push_limited(out, s, limit),
         Value::Object(o) => push_limited(out, &o.to_text(), limit),

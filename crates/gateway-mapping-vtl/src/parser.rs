@@ -110,6 +110,20 @@ struct Ctx {
     defined: HashSet<Name>,
     /// Above zero while inside a macro body.
     macro_body: usize,
+    /// Every name so far, so that equal names share one allocation.
+    names: HashMap<String, Name>,
+}
+
+impl Ctx {
+    /// The name `text`, shared with every earlier occurrence.
+    fn intern(&mut self, text: &str) -> Name {
+        if let Some(name) = self.names.get(text) {
+            return name.clone();
+        }
+        let name = Name::new(text);
+        self.names.insert(text.to_owned(), name.clone());
+        name
+    }
 }
 
 /// Maps byte offsets of the text being parsed to template lines and columns.
@@ -567,7 +581,7 @@ impl<'s, 'c> Parser<'s, 'c> {
                     // directive or macro Velocity knows, else stays as written.
                     let known = matches!(&*name, "if" | "end" | "set" | "else" | "elseif" | "stop")
                         || PLUGGABLE.contains(&&*name)
-                        || self.ctx.defined.contains(&*name);
+                        || self.ctx.defined.contains(&Name::new(&name));
                     let kept = if known { (count - 1) / 2 } else { count };
                     out.literal(&"\\".repeat(kept));
                     out.literal(&self.src[self.pos..end]);
@@ -977,7 +991,7 @@ impl<'s, 'c> Parser<'s, 'c> {
                 }
                 "include" | "parse" => out.node(Node::Unsupported {
                     pos,
-                    name: Name::from(name),
+                    name: self.ctx.intern(name),
                 }),
                 _ => {
                     let kind = self.call_kind(name);
@@ -986,7 +1000,7 @@ impl<'s, 'c> Parser<'s, 'c> {
                         out.literal(name);
                     } else {
                         out.node(Node::MacroCall(Box::new(MacroCallNode {
-                            name: Name::from(name),
+                            name: self.ctx.intern(name),
                             printed: format!("#{name}").into_boxed_str(),
                             args: Vec::new(),
                             kind,
@@ -1044,7 +1058,7 @@ impl<'s, 'c> Parser<'s, 'c> {
             "include" | "parse" => {
                 out.node(Node::Unsupported {
                     pos,
-                    name: Name::from(name),
+                    name: self.ctx.intern(name),
                 });
                 return Ok(None);
             }
@@ -1059,13 +1073,13 @@ impl<'s, 'c> Parser<'s, 'c> {
                 let printed = format!("#{name}").into_boxed_str();
                 match name.strip_prefix('@') {
                     Some(stripped) => Opener::BlockCall {
-                        name: Name::from(stripped),
+                        name: self.ctx.intern(stripped),
                         printed,
                         args,
                     },
                     None => {
                         out.node(Node::MacroCall(Box::new(MacroCallNode {
-                            name: Name::from(name),
+                            name: self.ctx.intern(name),
                             printed,
                             args,
                             kind: self.call_kind(name),
@@ -1088,7 +1102,7 @@ impl<'s, 'c> Parser<'s, 'c> {
     fn call_kind(&self, name: &str) -> CallKind {
         if self.ctx.macro_body > 0 {
             CallKind::Dynamic
-        } else if self.ctx.defined.contains(name) {
+        } else if self.ctx.defined.contains(&Name::new(name)) {
             CallKind::Resolved
         } else {
             CallKind::Unresolved
@@ -1136,7 +1150,7 @@ impl<'s, 'c> Parser<'s, 'c> {
                             format!("unexpected operator '{w}' in the arguments of #{directive}(...)"),
                         );
                     }
-                    w => ExprKind::Word(Name::from(w)),
+                    w => ExprKind::Word(self.ctx.intern(w)),
                 };
                 Ok(Expr { kind, pos })
             }
@@ -1242,7 +1256,7 @@ impl<'s, 'c> Parser<'s, 'c> {
         while self.peek_at(p).is_some_and(is_ident_char) {
             p += 1;
         }
-        let root = Name::from(&self.src[root_start..p]);
+        let root = self.ctx.intern(&self.src[root_start..p]);
         self.pos = p;
         let mut parts = Vec::new();
         loop {
@@ -1268,7 +1282,7 @@ impl<'s, 'c> Parser<'s, 'c> {
                     while self.peek_at(q).is_some_and(is_ident_char) {
                         q += 1;
                     }
-                    let name = Name::from(&self.src[name_start..q]);
+                    let name = self.ctx.intern(&self.src[name_start..q]);
                     self.pos = q;
                     if self.peek() == Some(b'(') {
                         self.pos += 1;

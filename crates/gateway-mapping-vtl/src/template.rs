@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::ast::Ast;
 use crate::bindings::Bindings;
@@ -33,7 +34,12 @@ pub struct Template {
 struct Inner {
     ast: Ast,
     source_len: usize,
+    /// The output size of the last successful render, a capacity hint for the next.
+    output_hint: AtomicUsize,
 }
+
+/// The largest output buffer a render reserves up front.
+const MAX_OUTPUT_HINT: usize = 64 * 1024;
 
 /// Bounds on one render, so that a hostile template cannot run away.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +179,7 @@ impl Template {
             inner: Arc::new(Inner {
                 ast,
                 source_len: source.len(),
+                output_hint: AtomicUsize::new(0),
             }),
         })
     }
@@ -199,7 +206,17 @@ impl Template {
         bindings: &Bindings,
         limits: &RenderLimits,
     ) -> Result<String, RenderError> {
-        eval::render(&self.inner.ast, bindings, limits)
+        // Start the output at the size the last render reached, so that it is not
+        // grown (and copied) step by step every time.
+        let hint = self.inner.output_hint.load(Ordering::Relaxed);
+        let result = eval::render(&self.inner.ast, bindings, limits, hint);
+        if let Ok(out) = &result {
+            let size = out.len().min(MAX_OUTPUT_HINT);
+            if size != hint {
+                self.inner.output_hint.store(size, Ordering::Relaxed);
+            }
+        }
+        result
     }
 
     /// The length in bytes of the source this template was compiled from.

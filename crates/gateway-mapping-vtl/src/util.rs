@@ -307,9 +307,7 @@ fn sextet(byte: u8, url_safe_too: bool) -> Option<u8> {
 /// Surrounding whitespace is allowed; anything else that is not one JSON value is
 /// an error.
 pub fn parse_json(input: &str) -> Result<Value, ParseJsonError> {
-    serde_json::from_str::<serde_json::Value>(input)
-        .map(|json| Value::from_json(&json))
-        .map_err(|e| ParseJsonError(e.to_string()))
+    Value::parse_json_text(input).map_err(|e| ParseJsonError(e.to_string()))
 }
 
 /// Prints JSON compactly as json-smart's default style (`JSONValue.toJSONString`)
@@ -328,15 +326,199 @@ pub fn json_string(value: &serde_json::Value) -> String {
     out
 }
 
+/// [`json_string`] of the JSON document `text`, printed while it is parsed,
+/// without building it. `None` when `text` is not JSON, or when an object
+/// repeats a key or has very many (the parsed document then decides: a repeated
+/// key keeps its first position and its last value).
+pub(crate) fn json_text_string(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut keys = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(
+        JsonWriter {
+            out: &mut out,
+            keys: &mut keys,
+        },
+        &mut deserializer,
+    )
+    .ok()?;
+    deserializer.end().ok()?;
+    Some(out)
+}
+
+/// Objects wider than this are left to the parsed document (checking for
+/// repeated keys is quadratic here).
+const MAX_STREAMED_KEYS: usize = 64;
+
+/// Writes one JSON value as [`json_string`] prints it.
+struct JsonWriter<'w> {
+    out: &'w mut String,
+    /// Where the keys of the objects being written are in `out`.
+    keys: &'w mut Vec<(usize, usize)>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonWriter<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonWriter<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.out.push_str(if b { "true" } else { "false" });
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<(), E> {
+        push_display(self.out, i);
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<(), E> {
+        push_display(self.out, u);
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        // `serde_json::Value` holds a non-finite double as `null`.
+        if f.is_finite() {
+            self.out.push_str(&java_double(f));
+        } else {
+            self.out.push_str("null");
+        }
+        Ok(())
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        write_json_string(self.out, s);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.out.push_str("null");
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.out.push('[');
+        let mut first = true;
+        loop {
+            let mark = self.out.len();
+            if !first {
+                self.out.push(',');
+            }
+            let writer = JsonWriter {
+                out: &mut *self.out,
+                keys: &mut *self.keys,
+            };
+            if seq.next_element_seed(writer)?.is_none() {
+                self.out.truncate(mark);
+                break;
+            }
+            first = false;
+        }
+        self.out.push(']');
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.out.push('{');
+        let base = self.keys.len();
+        loop {
+            let mark = self.out.len();
+            if self.keys.len() > base {
+                self.out.push(',');
+            }
+            let start = self.out.len();
+            if map
+                .next_key_seed(KeyWriter {
+                    out: &mut *self.out,
+                })?
+                .is_none()
+            {
+                self.out.truncate(mark);
+                break;
+            }
+            let end = self.out.len();
+            let key = &self.out[start..end];
+            if self.keys.len() - base >= MAX_STREAMED_KEYS
+                || self.keys[base..]
+                    .iter()
+                    .any(|&(s, e)| &self.out[s..e] == key)
+            {
+                return Err(serde::de::Error::custom("left to the parsed document"));
+            }
+            self.keys.push((start, end));
+            self.out.push(':');
+            map.next_value_seed(JsonWriter {
+                out: &mut *self.out,
+                keys: &mut *self.keys,
+            })?;
+        }
+        self.keys.truncate(base);
+        self.out.push('}');
+        Ok(())
+    }
+}
+
+/// Writes an object key as [`json_string`] prints it.
+struct KeyWriter<'w> {
+    out: &'w mut String,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyWriter<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeyWriter<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        write_json_string(self.out, s);
+        Ok(())
+    }
+}
+
+/// [`json_string`] of an array holding `values`.
+pub(crate) fn json_list_string<V: std::ops::Deref<Target = serde_json::Value>>(
+    values: &[V],
+) -> String {
+    let mut out = String::from("[");
+    for (i, item) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json(&mut out, item);
+    }
+    out.push(']');
+    out
+}
+
 fn write_json(out: &mut String, value: &serde_json::Value) {
     match value {
         serde_json::Value::Null => out.push_str("null"),
         serde_json::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         serde_json::Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
+                push_display(out, i);
             } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
+                push_display(out, u);
             } else {
                 out.push_str(&java_double(n.as_f64().unwrap_or(f64::NAN)));
             }
@@ -365,6 +547,13 @@ fn write_json(out: &mut String, value: &serde_json::Value) {
             out.push('}');
         }
     }
+}
+
+/// Appends a value's `Display` text without a temporary string.
+fn push_display(out: &mut String, value: impl std::fmt::Display) {
+    use std::fmt::Write as _;
+    // Writing to a `String` cannot fail.
+    let _ = write!(out, "{value}");
 }
 
 fn write_json_string(out: &mut String, s: &str) {
@@ -595,6 +784,51 @@ mod tests {
         assert!(parse_json("1 2").is_err());
         let err = parse_json("nope").unwrap_err();
         assert!(err.to_string().starts_with("invalid JSON"), "{err}");
+    }
+
+    #[test]
+    fn json_printed_while_parsing_matches_the_parsed_document() {
+        let cases = [
+            r#"{"type": "dog", "price": 249.99}"#,
+            r#"{"a": 1, "b": [1, -2, 3.5, 1e10, -0, -0.0, 18446744073709551615, 9223372036854775808],
+                "c": {"d": null, "e": true, "f": false}, "g": "x/y \"q\" \u0001 \u2028 é😀"}"#,
+            r#"[]"#,
+            r#"{}"#,
+            r#"[{}, [], [[]], {"a": {}}]"#,
+            r#""just a string""#,
+            "12",
+            "-3.25e-7",
+            "null",
+            r#"{"a": 1, "a": 2, "b": 3}"#,
+            r#"{"a": {"x": 1, "x": 2}}"#,
+            r#"{"x": {"a": 1}, "y": {"a": 2}}"#,
+            r#"{"a\/b": 1, "a/b": 2}"#,
+        ];
+        for text in cases {
+            let document: serde_json::Value = serde_json::from_str(text).unwrap();
+            let expected = json_string(&document);
+            match json_text_string(text) {
+                Some(streamed) => assert_eq!(streamed, expected, "{text}"),
+                // Only repeated keys are left to the document.
+                None => assert!(
+                    text.contains(r#""a": 1, "a""#)
+                        || text.contains(r#""x": 1, "x""#)
+                        || text.contains(r#""a\/b": 1, "a/b""#),
+                    "{text}"
+                ),
+            }
+        }
+        let wide: String = format!(
+            "{{{}}}",
+            (0..100)
+                .map(|i| format!(r#""k{i}": {i}"#))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert_eq!(json_text_string(&wide), None);
+        for bad in ["{", "[1,]", "{'a': 1}", "1 2", "nope", "1e400", ""] {
+            assert_eq!(json_text_string(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -11,13 +11,46 @@ use std::rc::Rc;
 
 use indexmap::IndexMap;
 
+pub use crate::hash::MapKeyHasher;
+
 /// A shared, mutable list (`java.util.ArrayList`).
 pub type List = Rc<RefCell<Vec<Value>>>;
 /// A shared, mutable, insertion-ordered map (`java.util.LinkedHashMap`).
-pub type Map = Rc<RefCell<IndexMap<String, Value>>>;
+pub type Map = Rc<RefCell<IndexMap<String, Value, MapHasher>>>;
+
+/// The entries of a [`Map`].
+pub(crate) type Entries = IndexMap<String, Value, MapHasher>;
+
+/// Hashes the keys of template maps ([`Map`]): much faster than the standard
+/// library's SipHash on the short keys JSON has, and keyed with a secret
+/// per-process seed so that request payloads cannot be built to collide.
+#[derive(Debug, Clone, Copy)]
+pub struct MapHasher {
+    seed: u64,
+}
+
+impl Default for MapHasher {
+    fn default() -> Self {
+        Self {
+            seed: crate::hash::process_seed(),
+        }
+    }
+}
+
+impl std::hash::BuildHasher for MapHasher {
+    type Hasher = MapKeyHasher;
+
+    fn build_hasher(&self) -> Self::Hasher {
+        MapKeyHasher::new(self.seed)
+    }
+}
 
 /// A template value.
+// A word-sized tag puts every payload at offset 8, so that moving a value copies
+// whole words (with a one-byte tag, `Bool`'s payload sits at offset 1 and moves
+// copy the bytes in between piecewise, which stalls the CPU's store forwarding).
 #[derive(Clone)]
+#[repr(u64)]
 pub enum Value {
     /// Java `null`; also what an undefined reference evaluates to.
     Null,
@@ -73,6 +106,10 @@ impl Value {
     /// A string value.
     #[must_use]
     pub fn string(s: &str) -> Self {
+        if s.is_empty() {
+            // Strings are immutable: every empty one can share one allocation.
+            return Self::String(EMPTY.with(Rc::clone));
+        }
         Self::String(Rc::from(s))
     }
 
@@ -85,7 +122,17 @@ impl Value {
     /// A new map.
     #[must_use]
     pub fn map(entries: IndexMap<String, Value>) -> Self {
+        Self::new_map(entries.into_iter().collect())
+    }
+
+    /// A new map from entries already hashed as template maps are.
+    pub(crate) fn new_map(entries: Entries) -> Self {
         Self::Map(Rc::new(RefCell::new(entries)))
+    }
+
+    /// Empty entries for a new map, with room for `capacity` of them.
+    pub(crate) fn entries_with_capacity(capacity: usize) -> Entries {
+        IndexMap::with_capacity_and_hasher(capacity, MapHasher::default())
     }
 
     /// Converts parsed JSON the way AWS's JSON parsing does: objects become ordered
@@ -104,13 +151,35 @@ impl Value {
             serde_json::Value::Array(items) => {
                 Self::list(items.iter().map(Self::from_json).collect())
             }
-            serde_json::Value::Object(entries) => Self::map(
+            serde_json::Value::Object(entries) => Self::new_map(
                 entries
                     .iter()
                     .map(|(k, v)| (k.clone(), Self::from_json(v)))
                     .collect(),
             ),
         }
+    }
+
+    /// Parses JSON text straight into a value, as [`Value::from_json`] would
+    /// convert it after `serde_json::from_str`, with the same errors.
+    pub(crate) fn parse_json_text(text: &str) -> Result<Self, serde_json::Error> {
+        // The buffers are kept per thread; a parse nested in another (it cannot
+        // happen today) would simply use fresh ones.
+        let mut scratch = SCRATCH.with(|cell| cell.take());
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let result = serde::de::DeserializeSeed::deserialize(
+            JsonSeed {
+                scratch: &mut scratch,
+            },
+            &mut deserializer,
+        )
+        .and_then(|value| deserializer.end().map(|()| value));
+        scratch.entries.clear();
+        scratch.items.clear();
+        if scratch.entries.capacity() <= MAX_SCRATCH && scratch.items.capacity() <= MAX_SCRATCH {
+            SCRATCH.with(|cell| cell.set(scratch));
+        }
+        result
     }
 
     /// The Java class name, for error messages.
@@ -191,6 +260,110 @@ impl Value {
             }
             Self::Object(o) => out.push_str(&o.to_text()),
         }
+    }
+}
+
+thread_local! {
+    /// The empty string, shared.
+    static EMPTY: Rc<str> = Rc::from("");
+}
+
+/// Buffers shared by every level of one JSON parse: members and elements are
+/// collected here first so that each map and list is allocated at its final size.
+#[derive(Default)]
+struct Scratch {
+    entries: Vec<(String, Value)>,
+    items: Vec<Value>,
+}
+
+/// The most entries or items kept in the per-thread [`Scratch`] between parses.
+const MAX_SCRATCH: usize = 4096;
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Deserializes one JSON value into a [`Value`].
+struct JsonSeed<'s> {
+    scratch: &'s mut Scratch,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        // As `serde_json::Number::as_i64`, then `as_f64`.
+        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        // `serde_json::Value` turns a non-finite double into `null`.
+        Ok(if f.is_finite() {
+            Value::Float(f)
+        } else {
+            Value::Null
+        })
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::string(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, deserializer)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let start = self.scratch.items.len();
+        while let Some(item) = seq.next_element_seed(JsonSeed {
+            scratch: &mut *self.scratch,
+        })? {
+            self.scratch.items.push(item);
+        }
+        let items: Vec<Value> = self.scratch.items.drain(start..).collect();
+        Ok(Value::list(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let start = self.scratch.entries.len();
+        while let Some(key) = access.next_key::<String>()? {
+            let value = access.next_value_seed(JsonSeed {
+                scratch: &mut *self.scratch,
+            })?;
+            self.scratch.entries.push((key, value));
+        }
+        let mut map = Value::entries_with_capacity(self.scratch.entries.len() - start);
+        // Later duplicates replace earlier ones in place, as `serde_json` does.
+        map.extend(self.scratch.entries.drain(start..));
+        Ok(Value::new_map(map))
     }
 }
 
@@ -296,6 +469,35 @@ pub fn java_double(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_stay_three_words() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<Option<Value>>(), 24);
+    }
+
+    #[test]
+    fn json_read_directly_matches_conversion_from_parsed_json() {
+        let cases = [
+            r#"{"type": "dog", "price": 249.99, "n": null, "ok": [true, false]}"#,
+            r#"[1, -2, 3.5, 1e10, -0, -0.0, 18446744073709551615, 9223372036854775807]"#,
+            r#"{"a": 1, "a": 2, "b": {"c": [[], {}]}}"#,
+            r#""x\u00e9\n""#,
+            "  7  ",
+        ];
+        for text in cases {
+            let json: serde_json::Value = serde_json::from_str(text).unwrap();
+            let expected = Value::from_json(&json);
+            let direct = Value::parse_json_text(text).unwrap();
+            assert_eq!(direct, expected, "{text}");
+            assert_eq!(direct.to_java_string(), expected.to_java_string(), "{text}");
+        }
+        for bad in ["{", "[1,]", "nope", "1 2", "1e400", ""] {
+            let expected = serde_json::from_str::<serde_json::Value>(bad).unwrap_err();
+            let error = Value::parse_json_text(bad).unwrap_err();
+            assert_eq!(error.to_string(), expected.to_string(), "{bad}");
+        }
+    }
 
     #[test]
     fn doubles_print_as_java_prints_them() {
