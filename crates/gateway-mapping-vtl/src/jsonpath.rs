@@ -577,34 +577,32 @@ impl<'s> Parser<'s> {
     // Filter expressions: `||` binds looser than `&&`, which binds looser than `!`.
 
     fn expr(&mut self) -> Result<Expr, JsonPathError> {
-        let mut terms = vec![self.and()?];
-        loop {
-            self.skip_ws();
-            if !self.eat_str("||") {
-                break;
-            }
-            terms.push(self.and()?);
-        }
-        Ok(if terms.len() == 1 {
-            terms.remove(0)
-        } else {
-            Expr::Or(terms)
-        })
+        self.chain("||", Self::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Expr, JsonPathError> {
-        let mut terms = vec![self.unary()?];
+        self.chain("&&", Self::unary, Expr::And)
+    }
+
+    /// `term (op term)*`, folded into `combine` when there is more than one term.
+    fn chain(
+        &mut self,
+        op: &str,
+        term: fn(&mut Self) -> Result<Expr, JsonPathError>,
+        combine: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, JsonPathError> {
+        let mut terms = vec![term(self)?];
         loop {
             self.skip_ws();
-            if !self.eat_str("&&") {
+            if !self.eat_str(op) {
                 break;
             }
-            terms.push(self.unary()?);
+            terms.push(term(self)?);
         }
         Ok(if terms.len() == 1 {
             terms.remove(0)
         } else {
-            Expr::And(terms)
+            combine(terms)
         })
     }
 
