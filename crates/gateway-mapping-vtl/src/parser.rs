@@ -1327,27 +1327,45 @@ impl<'s, 'c> Parser<'s, 'c> {
     /// Method arguments after `(`, through `)`.
     fn method_args(&mut self, method: &str) -> Result<Vec<Expr>, ParseError> {
         self.enter(self.pos)?;
-        let mut args = Vec::new();
+        let args = self.separated(
+            b')',
+            &format!("the arguments of .{method}(...)"),
+            "method arguments",
+            Self::parameter,
+        )?;
+        self.leave();
+        Ok(args)
+    }
+
+    /// `item (',' item)* close`, or just `close`, after the opening bracket. `what`
+    /// names the construct and `items` its elements in the error for anything else.
+    fn separated<T>(
+        &mut self,
+        close: u8,
+        what: &str,
+        items_are: &str,
+        mut item: impl FnMut(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<Vec<T>, ParseError> {
+        let mut items = Vec::new();
         self.skip_ws();
-        if self.peek() == Some(b')') {
+        if self.peek() == Some(close) {
             self.pos += 1;
-            self.leave();
-            return Ok(args);
+            return Ok(items);
         }
         loop {
-            args.push(self.parameter()?);
+            items.push(item(self)?);
             match self.peek() {
                 Some(b',') => self.pos += 1,
-                Some(b')') => {
+                Some(c) if c == close => {
                     self.pos += 1;
-                    self.leave();
-                    return Ok(args);
+                    return Ok(items);
                 }
                 _ => {
                     return self.err(
                         self.pos,
                         format!(
-                            "expected ',' or ')' in the arguments of .{method}(...) but found {} (method arguments are references or literals, not expressions)",
+                            "expected ',' or '{}' in {what} but found {} ({items_are} are references or literals, not expressions)",
+                            char::from(close),
                             self.found(self.pos)
                         ),
                     );
@@ -1683,31 +1701,7 @@ impl<'s, 'c> Parser<'s, 'c> {
             }
         }
         self.pos = save;
-        let mut items = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-        } else {
-            loop {
-                items.push(self.parameter()?);
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b']') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => {
-                        return self.err(
-                            self.pos,
-                            format!(
-                                "expected ',' or ']' in the list but found {} (list items are references or literals, not expressions)",
-                                self.found(self.pos)
-                            ),
-                        );
-                    }
-                }
-            }
-        }
+        let items = self.separated(b']', "the list", "list items", Self::parameter)?;
         self.leave();
         Ok((
             Expr {
@@ -1724,34 +1718,12 @@ impl<'s, 'c> Parser<'s, 'c> {
         let pos = self.here();
         self.pos += 1;
         self.enter(start)?;
-        let mut entries = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-        } else {
-            loop {
-                let key = self.parameter()?;
-                self.expect_byte(b':', "':' between a map key and its value")?;
-                let value = self.parameter()?;
-                entries.push((key, value));
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => {
-                        return self.err(
-                            self.pos,
-                            format!(
-                                "expected ',' or '}}' in the map but found {} (map values are references or literals, not expressions)",
-                                self.found(self.pos)
-                            ),
-                        );
-                    }
-                }
-            }
-        }
+        let entries = self.separated(b'}', "the map", "map values", |parser| {
+            let key = parser.parameter()?;
+            parser.expect_byte(b':', "':' between a map key and its value")?;
+            let value = parser.parameter()?;
+            Ok((key, value))
+        })?;
         self.leave();
         Ok((
             Expr {
