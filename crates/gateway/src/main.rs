@@ -119,6 +119,9 @@ async fn serve(
     listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    // Handlers go in before the addresses are printed: whoever reads them
+    // may signal at once, and SIGHUP's default action would end the process.
+    let signals = Signals::install()?;
     let (gateway, _report) = Gateway::from_config_file(&config_path)?;
     let config = gateway.config().ok_or("no configuration loaded")?;
     let listen = listen.unwrap_or(config.listen);
@@ -128,30 +131,44 @@ async fn serve(
     if let Some(admin) = server.admin_addr {
         say(&format!("admin listening on http://{admin}"))?;
     }
-    wait_for_shutdown(&gateway).await?;
+    signals.wait_for_shutdown(&gateway).await;
     tracing::info!("shutting down; waiting for requests in flight");
     server.shutdown().await;
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM, reloading on SIGHUP meanwhile.
-async fn wait_for_shutdown(gateway: &Gateway) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    loop {
-        tokio::select! {
-            _ = hangup.recv() => {
-                let gateway = gateway.clone();
-                match tokio::task::spawn_blocking(move || gateway.reload()).await {
-                    Ok(Ok(report)) => tracing::info!(redeployed = ?report.redeployed, "configuration reloaded"),
-                    Ok(Err(err)) => tracing::error!(error = %err, "reload failed; still serving the previous configuration"),
-                    Err(err) => tracing::error!(error = %err, "reload task failed"),
+/// The signals `serve` answers: SIGHUP reloads, SIGINT and SIGTERM stop.
+struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for SIGINT or SIGTERM, reloading on SIGHUP meanwhile.
+    async fn wait_for_shutdown(mut self, gateway: &Gateway) {
+        loop {
+            tokio::select! {
+                _ = self.hangup.recv() => {
+                    let gateway = gateway.clone();
+                    match tokio::task::spawn_blocking(move || gateway.reload()).await {
+                        Ok(Ok(report)) => tracing::info!(redeployed = ?report.redeployed, "configuration reloaded"),
+                        Ok(Err(err)) => tracing::error!(error = %err, "reload failed; still serving the previous configuration"),
+                        Err(err) => tracing::error!(error = %err, "reload task failed"),
+                    }
                 }
+                _ = self.terminate.recv() => return,
+                _ = self.interrupt.recv() => return,
             }
-            _ = terminate.recv() => return Ok(()),
-            _ = interrupt.recv() => return Ok(()),
         }
     }
 }
