@@ -10,6 +10,8 @@
 //! - [`limits`]: AWS's request size limits.
 //! - [`observe`]: Prometheus metrics, access logs and `X-Amzn-Trace-Id`.
 //! - [`body`]: the body type all layers exchange.
+//! - [`lambda`]: the invoker trait for Lambda functions, shared by integrations and
+//!   authorizers.
 //!
 //! This crate depends on no other workspace crate; the others depend on it and talk
 //! to each other only through its types.
@@ -17,6 +19,7 @@
 pub mod body;
 pub mod context;
 pub mod error;
+pub mod lambda;
 pub mod limits;
 pub mod model;
 pub mod observe;

@@ -51,11 +51,7 @@
 //!     .with_integration(Integration::mock(200, r#"{"ok":true}"#));
 //! let variables = StageVariables::new();
 //! let client = HttpClient::new();
-//! let ctx = CompileContext {
-//!     stage_variables: &variables,
-//!     client: &client,
-//!     protocol: ApiProtocol::Rest,
-//! };
+//! let ctx = CompileContext::new(&variables, &client, ApiProtocol::Rest);
 //! let service = compile(&route, &ctx).expect("a MOCK integration compiles");
 //! # drop(service);
 //! ```
@@ -69,6 +65,7 @@ mod templates;
 use std::time::Duration;
 
 use gateway_core::body::{Body, BoxError};
+use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::{ApiProtocol, IntegrationType, MIN_INTEGRATION_TIMEOUT, Route};
 use gateway_core::stage::StageVariables;
 
@@ -87,13 +84,51 @@ pub type IntegrationService =
 /// The stage's variables are final here (a canary compiles with its merged view), so
 /// `${stageVariables.NAME}` references are substituted once, at compile time.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct CompileContext<'a> {
     /// The stage's variables.
     pub stage_variables: &'a StageVariables,
-    /// The pooled client every HTTP_PROXY route of the gateway shares.
+    /// The pooled client every HTTP backend of the gateway shares.
     pub client: &'a HttpClient,
     /// The kind of API the route belongs to (HTTP APIs allow 30 s timeouts).
     pub protocol: ApiProtocol,
+    /// Invokes the Lambda functions of AWS_PROXY and Lambda AWS integrations; without
+    /// one, such routes do not compile.
+    pub invoker: Option<&'a SharedInvoker>,
+    /// The API's binary media types (`x-amazon-apigateway-binary-media-types`).
+    pub binary_media_types: &'a [String],
+}
+
+impl<'a> CompileContext<'a> {
+    /// A context with no Lambda invoker and no binary media types.
+    #[must_use]
+    pub fn new(
+        stage_variables: &'a StageVariables,
+        client: &'a HttpClient,
+        protocol: ApiProtocol,
+    ) -> Self {
+        Self {
+            stage_variables,
+            client,
+            protocol,
+            invoker: None,
+            binary_media_types: &[],
+        }
+    }
+
+    /// Sets the Lambda invoker.
+    #[must_use]
+    pub fn with_invoker(mut self, invoker: &'a SharedInvoker) -> Self {
+        self.invoker = Some(invoker);
+        self
+    }
+
+    /// Sets the API's binary media types.
+    #[must_use]
+    pub fn with_binary_media_types(mut self, types: &'a [String]) -> Self {
+        self.binary_media_types = types;
+        self
+    }
 }
 
 /// The integration's status, put in the response's extensions for access logs

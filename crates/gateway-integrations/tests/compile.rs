@@ -7,11 +7,7 @@ use gateway_integrations::{CompileContext, CompileError, HttpClient, compile};
 fn compile_route(route: &Route) -> Result<(), CompileError> {
     let variables = StageVariables::new();
     let client = HttpClient::default();
-    let ctx = CompileContext {
-        stage_variables: &variables,
-        client: &client,
-        protocol: gateway_core::model::ApiProtocol::Rest,
-    };
+    let ctx = CompileContext::new(&variables, &client, gateway_core::model::ApiProtocol::Rest);
     compile(route, &ctx).map(drop)
 }
 
@@ -75,11 +71,7 @@ fn timeout_limits_follow_the_kind_of_api() {
         let mut integration = Integration::http_proxy("http://127.0.0.1:9/x");
         integration.timeout = Duration::from_millis(millis);
         let route = get("/x").with_integration(integration);
-        let ctx = CompileContext {
-            stage_variables: &variables,
-            client: &client,
-            protocol,
-        };
+        let ctx = CompileContext::new(&variables, &client, protocol);
         compile(&route, &ctx).map(drop)
     };
     assert!(compile_for(ApiProtocol::Rest, 29_000).is_ok());

@@ -461,11 +461,7 @@ async fn pooled_connections_are_reused() {
 fn compile_err(integration: Integration, path: &str) -> CompileError {
     let variables = gateway_core::stage::StageVariables::new();
     let client = HttpClient::new();
-    let ctx = CompileContext {
-        stage_variables: &variables,
-        client: &client,
-        protocol: gateway_core::model::ApiProtocol::Rest,
-    };
+    let ctx = CompileContext::new(&variables, &client, gateway_core::model::ApiProtocol::Rest);
     match compile(&route(get(), path, integration), &ctx) {
         Ok(_) => panic!("the integration compiled"),
         Err(err) => err,
@@ -500,11 +496,7 @@ fn timeouts_outside_aws_range_are_refused() {
     integration.timeout = Duration::from_millis(50);
     let variables = gateway_core::stage::StageVariables::new();
     let client = HttpClient::new();
-    let ctx = CompileContext {
-        stage_variables: &variables,
-        client: &client,
-        protocol: gateway_core::model::ApiProtocol::Rest,
-    };
+    let ctx = CompileContext::new(&variables, &client, gateway_core::model::ApiProtocol::Rest);
     assert!(compile(&route(get(), "/x", integration), &ctx).is_ok());
 }
 

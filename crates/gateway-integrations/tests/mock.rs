@@ -478,11 +478,11 @@ fn invalid_responses_name_the_route_and_field() {
 fn compile_err(integration: Integration) -> CompileError {
     let variables = gateway_core::stage::StageVariables::new();
     let client = gateway_integrations::HttpClient::new();
-    let ctx = gateway_integrations::CompileContext {
-        stage_variables: &variables,
-        client: &client,
-        protocol: gateway_core::model::ApiProtocol::Rest,
-    };
+    let ctx = gateway_integrations::CompileContext::new(
+        &variables,
+        &client,
+        gateway_core::model::ApiProtocol::Rest,
+    );
     match gateway_integrations::compile(&route(RouteMethod::Any, TEMPLATE, integration), &ctx) {
         Err(err) => err,
         Ok(_) => panic!("the integration compiled"),

@@ -236,11 +236,7 @@ fn compile_route(
     variables: &StageVariables,
     ctx: &StageCompileContext<'_>,
 ) -> Result<IntegrationService, CompileError> {
-    let integration_ctx = CompileContext {
-        stage_variables: variables,
-        client: ctx.client,
-        protocol: api.protocol,
-    };
+    let integration_ctx = CompileContext::new(variables, ctx.client, api.protocol);
     match gateway_integrations::compile(route, &integration_ctx) {
         Ok(service) => Ok(service),
         Err(err @ gateway_integrations::CompileError::Unsupported { .. }) if !ctx.strict => {

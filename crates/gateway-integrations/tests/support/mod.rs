@@ -282,11 +282,11 @@ pub(crate) fn compile_route(route: &Route, variables: &[(&str, &str)]) -> Integr
     let client = HttpClient::new();
     compile(
         route,
-        &CompileContext {
-            stage_variables: &stage_variables,
-            client: &client,
-            protocol: gateway_core::model::ApiProtocol::Rest,
-        },
+        &CompileContext::new(
+            &stage_variables,
+            &client,
+            gateway_core::model::ApiProtocol::Rest,
+        ),
     )
     .unwrap()
 }
