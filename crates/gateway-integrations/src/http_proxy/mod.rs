@@ -63,7 +63,7 @@
 //! body with an error; the status has already been sent.
 
 mod headers;
-mod pool;
+pub(crate) mod pool;
 mod uri;
 
 use std::borrow::Cow;
@@ -117,6 +117,15 @@ impl HttpClient {
         Self {
             pools: Arc::new(Pools::default()),
         }
+    }
+}
+
+impl HttpClient {
+    /// The connection pool for one backend host, for integrations that send their
+    /// own requests (AWS service calls, the Lambda Invoke API). Resolve it once, when
+    /// the route compiles or the invoker is built, not per request.
+    pub(crate) fn host(&self, authority: &http::uri::Authority) -> Arc<HostPool> {
+        self.pools.host(authority)
     }
 }
 
