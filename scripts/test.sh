@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # Test dependencies from Debian's packages and PyPI. Each entry is installed only
 # when missing; later features add theirs here (redis-server, botocore, moto...).
 DEBIAN_PACKAGES=()
-PYTHON_PACKAGES=()
+PYTHON_PACKAGES=("botocore:botocore" "moto:moto[server]")
 
 install_missing() {
     local missing=()

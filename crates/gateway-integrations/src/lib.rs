@@ -16,8 +16,18 @@
 //! - **HTTP_PROXY**: the request is streamed to an `http://` backend through a pooled
 //!   [`HttpClient`] and the backend's response is streamed back unchanged, apart from
 //!   hop-by-hop headers.
+//! - **AWS_PROXY**: the request becomes a Lambda proxy event (payload format 1.0 for
+//!   REST APIs, 2.0 by default for HTTP APIs), the function named by the
+//!   integration URI is invoked through the context's
+//!   [`LambdaInvoker`](gateway_core::lambda::LambdaInvoker), and its result becomes
+//!   the response. [`lambda::InProcessFunction`] runs a tower service (a handler
+//!   written for the Lambda runtime) as a function; [`lambda::Functions`] names
+//!   them. See the [`lambda`] module for the event and response rules.
 //!
-//! HTTP, AWS and AWS_PROXY integrations are refused with [`CompileError::Unsupported`]
+//! The [`aws`] module calls AWS: credentials, SigV4 signing, a remote Lambda invoker
+//! and signed requests to AWS service APIs (the building blocks of AWS integrations).
+//!
+//! HTTP and AWS integrations are refused with [`CompileError::Unsupported`]
 //! until their crates exist, and so are `https://` backends
 //! ([`CompileError::TlsUnsupported`]).
 //!
@@ -37,6 +47,9 @@
 //! | no response head within the integration timeout | 504 `INTEGRATION_TIMEOUT` |
 //! | backend connection fails after it was made (reset, malformed head) | 502 `INTEGRATION_FAILURE` |
 //! | request body over the limit the caller set with `Body::limited` | 413 `REQUEST_TOO_LARGE` |
+//! | AWS_PROXY: the function's result is not a proxy response | 502 `API_CONFIGURATION_ERROR` (HTTP APIs: 500) |
+//! | AWS_PROXY: the function failed | 502 `INTEGRATION_FAILURE` (HTTP APIs: 500) |
+//! | AWS_PROXY: Lambda refused or could not take the invocation | 500 `API_CONFIGURATION_ERROR` |
 //!
 //! The service's `Err` is reserved for infrastructure failures; today none is produced.
 //!
@@ -44,7 +57,7 @@
 //!
 //! ```
 //! use gateway_core::model::{ApiProtocol, Integration, Route, RouteMethod};
-//! use gateway_core::stage::StageVariables;
+//! use gateway_core::stage::{StageTemplate, StageVariables};
 //! use gateway_integrations::{compile, CompileContext, HttpClient};
 //!
 //! let route = Route::new(RouteMethod::Method(http::Method::GET), "/health")
@@ -56,9 +69,13 @@
 //! # drop(service);
 //! ```
 
+pub mod aws;
+mod content;
 mod http_proxy;
+pub mod lambda;
 mod mapping;
 mod mock;
+mod non_proxy;
 mod response;
 mod templates;
 
@@ -67,7 +84,7 @@ use std::time::Duration;
 use gateway_core::body::{Body, BoxError};
 use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::{ApiProtocol, IntegrationType, MIN_INTEGRATION_TIMEOUT, Route};
-use gateway_core::stage::StageVariables;
+use gateway_core::stage::{StageTemplate, StageVariables};
 
 pub use http_proxy::HttpClient;
 
@@ -97,6 +114,9 @@ pub struct CompileContext<'a> {
     pub invoker: Option<&'a SharedInvoker>,
     /// The API's binary media types (`x-amazon-apigateway-binary-media-types`).
     pub binary_media_types: &'a [String],
+    /// Region, credentials and endpoints for AWS service integrations; without
+    /// them, such routes do not compile.
+    pub aws: Option<&'a aws::AwsConfig>,
 }
 
 impl<'a> CompileContext<'a> {
@@ -113,7 +133,15 @@ impl<'a> CompileContext<'a> {
             protocol,
             invoker: None,
             binary_media_types: &[],
+            aws: None,
         }
+    }
+
+    /// Sets the AWS configuration for AWS service integrations.
+    #[must_use]
+    pub fn with_aws(mut self, aws: &'a aws::AwsConfig) -> Self {
+        self.aws = Some(aws);
+        self
     }
 
     /// Sets the Lambda invoker.
@@ -196,6 +224,20 @@ pub enum CompileError {
         /// The longest timeout the API's kind accepts.
         max: Duration,
     },
+    /// A Lambda integration, but the gateway was given no Lambda invoker.
+    #[error(
+        "{route}: the integration invokes a Lambda function, but no Lambda invoker is configured"
+    )]
+    NoInvoker {
+        /// The route key.
+        route: String,
+    },
+    /// An AWS service integration, but the gateway was given no AWS configuration.
+    #[error("{route}: the integration calls an AWS service, but no AWS configuration is given")]
+    NoAwsConfig {
+        /// The route key.
+        route: String,
+    },
     /// A field whose value is invalid.
     #[error("{route}: integration field `{field}`: {reason}")]
     InvalidField {
@@ -236,11 +278,55 @@ pub fn compile(
             let service = http_proxy::HttpProxyIntegration::compile(route, integration, ctx)?;
             Ok(IntegrationService::new(service))
         }
-        kind @ (IntegrationType::Http | IntegrationType::Aws | IntegrationType::AwsProxy) => {
-            Err(CompileError::Unsupported {
-                route: route_key,
-                kind,
-            })
+        IntegrationType::Http => {
+            let service = non_proxy::MappedIntegration::compile_http(route, integration, ctx)?;
+            Ok(IntegrationService::new(service))
+        }
+        IntegrationType::Aws => {
+            let uri = integration
+                .uri
+                .as_deref()
+                .ok_or_else(|| CompileError::MissingField {
+                    route: route_key.clone(),
+                    kind: IntegrationType::Aws,
+                    field: "uri",
+                })?;
+            let from_variables = StageTemplate::parse(uri).variables().next().is_some();
+            match non_proxy::lambda_function(uri, ctx.stage_variables) {
+                Some(Ok(function)) => {
+                    let service = non_proxy::MappedIntegration::compile_lambda(
+                        route,
+                        integration,
+                        ctx,
+                        Ok(function),
+                    )?;
+                    Ok(IntegrationService::new(service))
+                }
+                // Only a stage variable's value is wrong: the route answers 500.
+                Some(Err(reason)) if from_variables => {
+                    let service = non_proxy::MappedIntegration::compile_lambda(
+                        route,
+                        integration,
+                        ctx,
+                        Err(reason),
+                    )?;
+                    Ok(IntegrationService::new(service))
+                }
+                Some(Err(reason)) => Err(CompileError::InvalidField {
+                    route: route_key,
+                    field: "uri".to_owned(),
+                    reason,
+                }),
+                None => {
+                    let service =
+                        non_proxy::MappedIntegration::compile_aws_service(route, integration, ctx)?;
+                    Ok(IntegrationService::new(service))
+                }
+            }
+        }
+        IntegrationType::AwsProxy => {
+            let service = lambda::LambdaProxyIntegration::compile(route, integration, ctx)?;
+            Ok(IntegrationService::new(service))
         }
     }
 }

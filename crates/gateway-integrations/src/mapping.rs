@@ -6,17 +6,20 @@
 //! `method.request.{path,querystring,multivaluequerystring,header,multivalueheader}.NAME`,
 //! `stageVariables.NAME`, `context.NAME`, and on the response side
 //! `integration.response.{header,multivalueheader}.NAME` and
-//! `integration.response.body[.JSONPath]`. Stage variables are final when an
+//! `integration.response.body[.JSONPath]`; integrations that buffer the request body
+//! also read `method.request.body[.JSONPath]`. Stage variables are final when an
 //! integration is compiled, so they are resolved here into static values. A source
 //! with no value (an absent header, an undefined stage variable) leaves its target
 //! unset, as on AWS.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use gateway_core::context::{RequestContext, query_pairs};
 use gateway_core::error::ParamSource;
 use gateway_core::router::PathParams;
 use gateway_core::stage::StageVariables;
+use gateway_mapping_vtl::jsonpath::JsonPath;
 use http::{HeaderMap, HeaderName};
 
 /// Where a mapped value comes from, parsed.
@@ -44,14 +47,93 @@ pub(crate) enum Source {
     IntegrationMultiHeader(HeaderName),
     /// `integration.response.body` or `integration.response.body.JSONPath`. Integrations
     /// that do not buffer the backend's body (MOCK has none) resolve it to nothing.
-    IntegrationBody(Option<String>),
+    IntegrationBody(Option<BodyPath>),
+    /// `method.request.body` or `method.request.body.JSONPath`, for integrations that
+    /// buffer the request body.
+    RequestBody(Option<BodyPath>),
+}
+
+/// A compiled JSONPath into a payload, compared by its text.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyPath(JsonPath);
+
+impl PartialEq for BodyPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for BodyPath {}
+
+impl BodyPath {
+    fn compile(expr: &str, path: &str) -> Result<Self, String> {
+        JsonPath::compile(&format!("$.{path}"))
+            .map(Self)
+            .map_err(|e| format!("`{expr}`: {e}"))
+    }
+}
+
+/// A buffered payload whose JSON is parsed on first use.
+#[derive(Debug)]
+pub(crate) struct Payload<'a> {
+    bytes: &'a [u8],
+    json: OnceLock<Option<serde_json::Value>>,
+}
+
+impl<'a> Payload<'a> {
+    /// A payload over `bytes`.
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The whole payload as text.
+    fn text(&self) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.bytes)
+    }
+
+    /// The value `path` selects: a string as itself, anything else as JSON text.
+    /// Nothing when the payload is not JSON or the path selects nothing.
+    fn select(&self, path: &BodyPath) -> Option<Cow<'a, str>> {
+        let document = self
+            .json
+            .get_or_init(|| serde_json::from_slice(self.bytes).ok())
+            .as_ref()?;
+        match path.0.select(document).into_json()? {
+            serde_json::Value::String(text) => Some(Cow::Owned(text)),
+            serde_json::Value::Null => None,
+            other => Some(Cow::Owned(other.to_string())),
+        }
+    }
+
+    fn resolve(&self, path: Option<&BodyPath>) -> Option<Cow<'a, str>> {
+        match path {
+            None => Some(self.text()),
+            Some(path) => self.select(path),
+        }
+    }
+}
+
+/// The integration response values a response mapping may read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IntegrationValues<'a> {
+    /// The backend response's headers.
+    pub(crate) headers: &'a HeaderMap,
+    /// The backend response's body, when the integration buffered it.
+    pub(crate) body: Option<&'a Payload<'a>>,
 }
 
 /// Which side of the integration a mapping is read on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
-    /// `requestParameters`: method request values only.
+    /// `requestParameters` of an integration that streams the request body: method
+    /// request values except the body.
     Request,
+    /// `requestParameters` of an integration that buffers the request body: method
+    /// request values including `method.request.body`.
+    BufferedRequest,
     /// `responseParameters`: method request and integration response values.
     Response,
 }
@@ -67,6 +149,8 @@ pub(crate) struct RequestValues<'a> {
     pub(crate) path: Option<&'a PathParams>,
     /// The request context.
     pub(crate) context: Option<&'a RequestContext>,
+    /// The request body, when the integration buffered it.
+    pub(crate) body: Option<&'a Payload<'a>>,
 }
 
 impl<'a> RequestValues<'a> {
@@ -78,6 +162,15 @@ impl<'a> RequestValues<'a> {
             query: parts.uri.query(),
             path: parts.extensions.get::<PathParams>(),
             context: parts.extensions.get::<RequestContext>(),
+            body: None,
+        }
+    }
+
+    /// The same values with the buffered request body.
+    pub(crate) fn with_body(self, body: &'a Payload<'a>) -> Self {
+        Self {
+            body: Some(body),
+            ..self
         }
     }
 }
@@ -91,7 +184,7 @@ impl Source {
     ) -> Result<Self, String> {
         let expr = expr.trim();
         if let Some(rest) = expr.strip_prefix("integration.response.") {
-            if side == Side::Request {
+            if side != Side::Response {
                 return Err(format!(
                     "`{expr}` reads the integration response, which a request mapping cannot"
                 ));
@@ -106,12 +199,20 @@ impl Source {
                 return Ok(Self::IntegrationBody(None));
             }
             if let Some(path) = rest.strip_prefix("body.") {
-                return Ok(Self::IntegrationBody(Some(format!("$.{path}"))));
+                return BodyPath::compile(expr, path).map(|p| Self::IntegrationBody(Some(p)));
             }
             return Err(format!(
                 "`{expr}` is not a valid mapping expression: expected \
                  integration.response.header|multivalueheader.NAME or integration.response.body"
             ));
+        }
+        if side == Side::BufferedRequest {
+            if expr == "method.request.body" {
+                return Ok(Self::RequestBody(None));
+            }
+            if let Some(path) = expr.strip_prefix("method.request.body.") {
+                return BodyPath::compile(expr, path).map(|p| Self::RequestBody(Some(p)));
+            }
         }
         if expr == "method.request.body" || expr.starts_with("method.request.body.") {
             return Err(format!(
@@ -138,16 +239,18 @@ impl Source {
         })
     }
 
-    /// The value for one request; `integration` holds the backend's response headers
-    /// when there is a backend response.
+    /// The value for one request; `integration` holds the backend's response when
+    /// there is one.
     pub(crate) fn resolve<'v>(
         &'v self,
         request: &RequestValues<'v>,
-        integration: Option<&'v HeaderMap>,
+        integration: Option<&IntegrationValues<'v>>,
     ) -> Option<Cow<'v, str>> {
         match self {
             Self::Static(value) => Some(Cow::Borrowed(value)),
-            Self::Absent | Self::IntegrationBody(_) => None,
+            Self::Absent => None,
+            Self::IntegrationBody(path) => integration?.body?.resolve(path.as_ref()),
+            Self::RequestBody(path) => request.body?.resolve(path.as_ref()),
             Self::Header(name) => first_header(request.headers, name),
             Self::MultiHeader(name) => joined_header(request.headers, name),
             Self::QueryString(name) => query_pairs(request.query?)
@@ -162,8 +265,8 @@ impl Source {
             }
             Self::Path(name) => request.path?.get(name).map(Cow::Borrowed),
             Self::Context(name) => request.context?.variable(name),
-            Self::IntegrationHeader(name) => first_header(integration?, name),
-            Self::IntegrationMultiHeader(name) => joined_header(integration?, name),
+            Self::IntegrationHeader(name) => first_header(integration?.headers, name),
+            Self::IntegrationMultiHeader(name) => joined_header(integration?.headers, name),
         }
     }
 }
@@ -232,6 +335,42 @@ impl RequestTarget {
     }
 }
 
+/// An integration's `requestParameters`, compiled and sorted by target.
+#[derive(Debug, Default)]
+pub(crate) struct RequestMappings {
+    /// `integration.request.path.NAME` mappings.
+    pub(crate) path: Vec<(String, Source)>,
+    /// `integration.request.querystring.NAME` mappings.
+    pub(crate) query: Vec<(String, Source)>,
+    /// `integration.request.header.NAME` mappings.
+    pub(crate) headers: Vec<(HeaderName, Source)>,
+}
+
+impl RequestMappings {
+    /// Compiles `requestParameters`, naming the failing key.
+    pub(crate) fn compile(
+        parameters: &std::collections::BTreeMap<String, String>,
+        variables: &StageVariables,
+        side: Side,
+    ) -> Result<Self, crate::response::FieldError> {
+        let mut mappings = Self::default();
+        for (key, expr) in parameters {
+            let fail = |reason| crate::response::FieldError {
+                field: format!("requestParameters.{key}"),
+                reason,
+            };
+            let target = RequestTarget::parse(key).map_err(fail)?;
+            let source = Source::parse(expr, variables, side).map_err(fail)?;
+            match target {
+                RequestTarget::Path(name) => mappings.path.push((name, source)),
+                RequestTarget::QueryString(name) => mappings.query.push((name, source)),
+                RequestTarget::Header(name) => mappings.headers.push((name, source)),
+            }
+        }
+        Ok(mappings)
+    }
+}
+
 /// Parses a `responseParameters` key: `method.response.header.NAME`.
 pub(crate) fn response_target(key: &str) -> Result<HeaderName, String> {
     key.strip_prefix("method.response.header.")
@@ -292,8 +431,13 @@ mod tests {
         );
         assert_eq!(
             parse("integration.response.body.a.b"),
-            Source::IntegrationBody(Some("$.a.b".into()))
+            Source::IntegrationBody(Some(BodyPath::compile("", "a.b").unwrap()))
         );
+        assert_eq!(
+            Source::parse("method.request.body.x", &v, Side::BufferedRequest).unwrap(),
+            Source::RequestBody(Some(BodyPath::compile("", "x").unwrap()))
+        );
+        assert!(Source::parse("integration.response.body.a[", &v, Side::Response).is_err());
     }
 
     #[test]
@@ -322,6 +466,7 @@ mod tests {
             query: Some("q=1&q=two%20words&r="),
             path: None,
             context: Some(&ctx),
+            body: None,
         };
         let get = |e: &str| {
             Source::parse(e, &v, Side::Request)

@@ -42,7 +42,7 @@ use http::{Request, Response};
 use tower::Service;
 
 use crate::mapping::RequestValues;
-use crate::response::{IntegrationResponses, choose, media_type};
+use crate::response::{IntegrationResponses, MethodBody, choose, media_type};
 use crate::templates::{self, MappingTemplate};
 use crate::{CompileContext, CompileError, IntegrationStatus};
 
@@ -203,8 +203,8 @@ impl Mock {
             return GatewayError::new(GatewayResponseType::ApiConfigurationError).into_response();
         };
         let accept = parts.headers.get(ACCEPT).and_then(|v| v.to_str().ok());
-        let rendered = match selected.template(accept) {
-            None => None,
+        let body = match selected.template(accept) {
+            None => MethodBody::Empty,
             // A MOCK integration has no response payload: `$input` reads an empty body.
             Some(template) => match templates::render(
                 template.template(),
@@ -213,12 +213,11 @@ impl Mock {
                 &self.stage_variables,
                 &self.route,
             ) {
-                Ok(rendered) => Some((template.content_type().clone(), rendered)),
+                Ok(rendered) => MethodBody::Rendered(template.content_type().clone(), rendered),
                 Err(err) => return err.into_response(),
             },
         };
-        let mut response =
-            selected.method_response(&RequestValues::from_parts(&parts), None, rendered);
+        let mut response = selected.method_response(&RequestValues::from_parts(&parts), None, body);
         response.extensions_mut().insert(IntegrationStatus(code));
         response
     }

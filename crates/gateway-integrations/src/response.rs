@@ -23,14 +23,15 @@
 //! - **Headers.** `method.response.header.NAME` mappings, parsed by the `mapping`
 //!   module.
 
+use bytes::Bytes;
 use gateway_core::body::Body;
-use gateway_core::model::IntegrationResponse;
+use gateway_core::model::{ContentHandling, IntegrationResponse};
 use gateway_core::stage::StageVariables;
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Response, StatusCode};
 use regex::Regex;
 
-use crate::mapping::{RequestValues, Side, Source, response_target};
+use crate::mapping::{IntegrationValues, RequestValues, Side, Source, response_target};
 use crate::templates::{self, MappingTemplate, Rendered};
 
 /// A field that failed to compile: its path and the reason.
@@ -54,6 +55,18 @@ pub(crate) struct CompiledResponse {
     status: StatusCode,
     headers: Vec<(HeaderName, Source)>,
     templates: Vec<ResponseTemplate>,
+    content_handling: Option<ContentHandling>,
+}
+
+/// The body of a method response.
+#[derive(Debug)]
+pub(crate) enum MethodBody {
+    /// A rendered response template and the `Content-Type` of its key.
+    Rendered(HeaderValue, Rendered),
+    /// The integration response's payload, passed through (no template applies).
+    Passthrough(Bytes),
+    /// No body.
+    Empty,
 }
 
 /// A response body template and the content type it answers with.
@@ -107,6 +120,11 @@ impl IntegrationResponses {
             }
         }
         Ok(compiled)
+    }
+
+    /// The default response, if there is one.
+    pub(crate) fn default_response(&self) -> Option<&CompiledResponse> {
+        self.default.as_ref()
     }
 
     /// The response whose pattern matches all of `selector`, else the default.
@@ -177,7 +195,13 @@ impl CompiledResponse {
             status,
             headers,
             templates,
+            content_handling: response.content_handling,
         })
+    }
+
+    /// The payload conversion of this response.
+    pub(crate) fn content_handling(&self) -> Option<ContentHandling> {
+        self.content_handling
     }
 
     /// The template for a request's `Accept` header.
@@ -186,27 +210,25 @@ impl CompiledResponse {
     }
 
     /// Builds the method response: the status (or the template's override), the
-    /// rendered body with its `Content-Type` (empty JSON when no template applies),
-    /// the mapped headers, then the headers the template set in
+    /// body with its `Content-Type` (`application/json` unless a template's key
+    /// says otherwise), the mapped headers, then the headers the template set in
     /// `$context.responseOverride.header`. `integration` holds the backend
-    /// response's headers, if any.
+    /// response, if any.
     pub(crate) fn method_response(
         &self,
         request: &RequestValues<'_>,
-        integration: Option<&HeaderMap>,
-        rendered: Option<(HeaderValue, Rendered)>,
+        integration: Option<&IntegrationValues<'_>>,
+        body: MethodBody,
     ) -> Response<Body> {
-        let (content_type, body, overrides) = match rendered {
-            Some((content_type, rendered)) => (
+        let json = || HeaderValue::from_static("application/json");
+        let (content_type, body, overrides) = match body {
+            MethodBody::Rendered(content_type, rendered) => (
                 content_type,
                 Body::from(rendered.body),
                 Some(rendered.overrides),
             ),
-            None => (
-                HeaderValue::from_static("application/json"),
-                Body::empty(),
-                None,
-            ),
+            MethodBody::Passthrough(bytes) => (json(), Body::full(bytes), None),
+            MethodBody::Empty => (json(), Body::empty(), None),
         };
         let mut response = Response::new(body);
         *response.status_mut() = overrides

@@ -7,7 +7,7 @@ use gateway_core::context::{RequestContext, query_pairs};
 use gateway_core::error::{GatewayError, GatewayResponseType};
 use gateway_core::router::PathParams;
 use gateway_core::stage::StageVariables;
-use gateway_mapping_vtl::aws::{self, InputData, ResponseOverride};
+use gateway_mapping_vtl::aws::{self, InputData, RequestOverride, ResponseOverride};
 use gateway_mapping_vtl::{RenderError, Template};
 use indexmap::IndexMap;
 
@@ -74,8 +74,11 @@ pub(crate) fn input_data(parts: &http::request::Parts, body: String) -> InputDat
 pub(crate) struct Rendered {
     /// The output.
     pub(crate) body: String,
-    /// Status and headers the template asked for.
+    /// Status and headers the template asked for (response templates).
     pub(crate) overrides: ResponseOverride,
+    /// Headers, query string and path parameters the template asked for (request
+    /// templates).
+    pub(crate) request_overrides: RequestOverride,
 }
 
 /// Renders `template` for a request. A payload the template cannot read (malformed
@@ -93,6 +96,7 @@ pub(crate) fn render(
             return Ok(Rendered {
                 body: text.clone(),
                 overrides: ResponseOverride::default(),
+                request_overrides: RequestOverride::default(),
             });
         }
         MappingTemplate::Vtl(template) => template,
@@ -106,11 +110,20 @@ pub(crate) fn render(
     let body = template
         .render(&bindings)
         .map_err(|err| render_failure(&err, route))?;
-    let overrides = bindings
+    let (overrides, request_overrides) = bindings
         .get("context")
-        .map(aws::response_override)
+        .map(|context| {
+            (
+                aws::response_override(context),
+                aws::request_override(context),
+            )
+        })
         .unwrap_or_default();
-    Ok(Rendered { body, overrides })
+    Ok(Rendered {
+        body,
+        overrides,
+        request_overrides,
+    })
 }
 
 fn render_failure(err: &RenderError, route: &str) -> GatewayError {

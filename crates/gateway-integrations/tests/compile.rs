@@ -31,26 +31,35 @@ fn a_route_without_integration_is_refused() {
 }
 
 #[test]
-fn integration_types_not_built_yet_are_unsupported() {
-    for kind in [
-        IntegrationType::Http,
-        IntegrationType::Aws,
-        IntegrationType::AwsProxy,
-    ] {
+fn each_type_names_what_it_lacks() {
+    let compile_kind = |kind, uri: &str| {
         let mut integration = Integration::new(kind);
-        integration.uri = Some("http://127.0.0.1:1/x".into());
+        integration.uri = Some(uri.into());
         integration.http_method = Some("POST".into());
-        let route = Route::new(RouteMethod::Any, "/{proxy+}").with_integration(integration);
-        let err = compile_route(&route).unwrap_err();
+        compile_route(&Route::new(RouteMethod::Any, "/{proxy+}").with_integration(integration))
+    };
+    compile_kind(IntegrationType::Http, "http://127.0.0.1:1/x").unwrap();
+    let lambda = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/f/invocations";
+    for kind in [IntegrationType::Aws, IntegrationType::AwsProxy] {
+        let err = compile_kind(kind, lambda).unwrap_err();
         assert_eq!(
             err,
-            CompileError::Unsupported {
-                route: "ANY /{proxy+}".into(),
-                kind
+            CompileError::NoInvoker {
+                route: "ANY /{proxy+}".into()
             }
         );
-        assert!(err.to_string().contains(kind.as_str()), "{err}");
     }
+    let err = compile_kind(
+        IntegrationType::Aws,
+        "arn:aws:apigateway:us-east-1:sqs:path/1/q",
+    )
+    .unwrap_err();
+    assert!(matches!(err, CompileError::NoAwsConfig { .. }), "{err}");
+    let err = compile_kind(IntegrationType::Aws, "http://127.0.0.1:1/x").unwrap_err();
+    assert!(
+        matches!(err, CompileError::InvalidField { ref field, .. } if field == "uri"),
+        "{err}"
+    );
 }
 
 #[test]

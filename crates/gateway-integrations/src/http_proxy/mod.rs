@@ -62,9 +62,9 @@
 //! A failure after the response head (the backend resets mid-body) ends the streamed
 //! body with an error; the status has already been sent.
 
-mod headers;
+pub(crate) mod headers;
 pub(crate) mod pool;
-mod uri;
+pub(crate) mod uri;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -77,7 +77,7 @@ use std::time::Duration;
 use gateway_core::body::{Body, BoxError, LengthLimitError, cause_ref};
 use gateway_core::context::RequestContext;
 use gateway_core::error::{GatewayError, GatewayResponseType};
-use gateway_core::model::{Integration, IntegrationType, MIN_INTEGRATION_TIMEOUT, Route};
+use gateway_core::model::{Integration, MIN_INTEGRATION_TIMEOUT, Route};
 use gateway_core::observe::trace::X_AMZN_TRACE_ID;
 use gateway_core::stage::StageTemplate;
 use http::header::HOST;
@@ -92,7 +92,8 @@ use self::headers::{
 };
 use self::pool::{ClientError, HostPool, Pools};
 use self::uri::{UriError, UriTemplate};
-use crate::mapping::{RequestTarget, RequestValues, Side, Source};
+use crate::mapping::{RequestMappings, RequestValues, Side, Source};
+use crate::response::FieldError;
 use crate::{CompileContext, CompileError, IntegrationStatus};
 
 /// The pooled HTTP/1.1 client that every HTTP_PROXY route of a gateway shares.
@@ -155,13 +156,6 @@ struct HttpProxy {
     headers: Vec<(HeaderName, Source)>,
 }
 
-#[derive(Debug)]
-enum Target {
-    Uri(UriTemplate),
-    /// A URI made invalid by a stage variable: answered with 500 per request.
-    Invalid(String),
-}
-
 impl HttpProxyIntegration {
     pub(crate) fn compile(
         route: &Route,
@@ -169,80 +163,21 @@ impl HttpProxyIntegration {
         ctx: &CompileContext<'_>,
     ) -> Result<Self, CompileError> {
         let route_key = route.route_key();
-        let invalid = |field: &str, reason: String| CompileError::InvalidField {
+        let invalid = |e: FieldError| CompileError::InvalidField {
             route: route_key.clone(),
-            field: field.to_owned(),
-            reason,
+            field: e.field,
+            reason: e.reason,
         };
-        let missing = |field| CompileError::MissingField {
-            route: route_key.clone(),
-            kind: IntegrationType::HttpProxy,
-            field,
-        };
-
-        let timeout = integration.timeout;
-        let max = ctx.protocol.max_integration_timeout();
-        if !(MIN_INTEGRATION_TIMEOUT..=max).contains(&timeout) {
-            return Err(CompileError::InvalidTimeout {
-                route: route_key,
-                timeout,
-                max,
-            });
-        }
-
-        let method = integration
-            .http_method
-            .as_deref()
-            .ok_or_else(|| missing("httpMethod"))?;
-        let method = if method.eq_ignore_ascii_case("ANY") {
-            None
-        } else {
-            let parsed = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-                .map_err(|_| invalid("httpMethod", format!("`{method}` is not an HTTP method")))?;
-            Some(parsed)
-        };
-
-        let raw_uri = integration.uri.as_deref().ok_or_else(|| missing("uri"))?;
-        let stage_template = StageTemplate::parse(raw_uri);
-        let uri = stage_template.render(ctx.stage_variables);
-        let mut target = match UriTemplate::parse(&uri) {
-            Ok(template) => Target::Uri(template),
-            Err(UriError::Https) => {
-                return Err(CompileError::TlsUnsupported {
-                    route: route_key,
-                    uri,
-                });
-            }
-            Err(UriError::Invalid(reason)) if stage_template.variables().next().is_some() => {
-                Target::Invalid(format!("invalid endpoint address `{uri}`: {reason}"))
-            }
-            Err(UriError::Invalid(reason)) => return Err(invalid("uri", reason)),
-        };
-
-        let mut path = Vec::new();
-        let mut query = Vec::new();
-        let mut headers = Vec::new();
-        for (key, expr) in &integration.request_parameters {
-            let field = format!("requestParameters.{key}");
-            let target = RequestTarget::parse(key).map_err(|e| invalid(&field, e))?;
-            let source = Source::parse(expr, ctx.stage_variables, Side::Request)
-                .map_err(|e| invalid(&field, e))?;
-            match target {
-                RequestTarget::Path(name) => path.push((name, source)),
-                RequestTarget::QueryString(name) => query.push((name, source)),
-                RequestTarget::Header(name) => headers.push((name, source)),
-            }
-        }
-
-        if let Target::Uri(template) = &mut target {
-            bind_placeholders(template, &route.path, &mut path)
-                .map_err(|(field, reason)| invalid(&field, reason))?;
-        }
-
-        let pool = match &target {
-            Target::Uri(template) => Some(ctx.client.pools.host(template.authority())),
-            Target::Invalid(_) => None,
-        };
+        let timeout = check_timeout(&route_key, integration, ctx)?;
+        let method = backend_method(&route_key, integration)?;
+        let mut mappings = RequestMappings::compile(
+            &integration.request_parameters,
+            ctx.stage_variables,
+            Side::Request,
+        )
+        .map_err(invalid)?;
+        let target = Target::compile(&route_key, route, integration, ctx, &mut mappings.path)?;
+        let pool = target.pool(ctx.client);
         Ok(Self {
             pool,
             proxy: Arc::new(HttpProxy {
@@ -250,11 +185,118 @@ impl HttpProxyIntegration {
                 target,
                 method,
                 timeout,
-                path,
-                query,
-                headers,
+                path: mappings.path,
+                query: mappings.query,
+                headers: mappings.headers,
             }),
         })
+    }
+}
+
+/// Checks an integration's timeout against AWS's range for the API's kind.
+pub(crate) fn check_timeout(
+    route_key: &str,
+    integration: &Integration,
+    ctx: &CompileContext<'_>,
+) -> Result<Duration, CompileError> {
+    let timeout = integration.timeout;
+    let max = ctx.protocol.max_integration_timeout();
+    if (MIN_INTEGRATION_TIMEOUT..=max).contains(&timeout) {
+        Ok(timeout)
+    } else {
+        Err(CompileError::InvalidTimeout {
+            route: route_key.to_owned(),
+            timeout,
+            max,
+        })
+    }
+}
+
+/// The integration's `httpMethod`: `None` for `ANY`, which forwards the client's.
+pub(crate) fn backend_method(
+    route_key: &str,
+    integration: &Integration,
+) -> Result<Option<Method>, CompileError> {
+    let method = integration
+        .http_method
+        .as_deref()
+        .ok_or_else(|| CompileError::MissingField {
+            route: route_key.to_owned(),
+            kind: integration.kind,
+            field: "httpMethod",
+        })?;
+    if method.eq_ignore_ascii_case("ANY") {
+        return Ok(None);
+    }
+    Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map(Some)
+        .map_err(|_| CompileError::InvalidField {
+            route: route_key.to_owned(),
+            field: "httpMethod".to_owned(),
+            reason: format!("`{method}` is not an HTTP method"),
+        })
+}
+
+/// A backend URI, compiled.
+#[derive(Debug)]
+pub(crate) enum Target {
+    /// A URI template filled per request.
+    Uri(UriTemplate),
+    /// A URI made invalid by a stage variable: answered with 500 per request.
+    Invalid(String),
+}
+
+impl Target {
+    /// Compiles the integration's `uri` with the stage's variables, binding every
+    /// placeholder to a source in `path` (adding same-name path parameters).
+    pub(crate) fn compile(
+        route_key: &str,
+        route: &Route,
+        integration: &Integration,
+        ctx: &CompileContext<'_>,
+        path: &mut Vec<(String, Source)>,
+    ) -> Result<Self, CompileError> {
+        let invalid = |field: String, reason: String| CompileError::InvalidField {
+            route: route_key.to_owned(),
+            field,
+            reason,
+        };
+        let raw_uri = integration
+            .uri
+            .as_deref()
+            .ok_or_else(|| CompileError::MissingField {
+                route: route_key.to_owned(),
+                kind: integration.kind,
+                field: "uri",
+            })?;
+        let stage_template = StageTemplate::parse(raw_uri);
+        let uri = stage_template.render(ctx.stage_variables);
+        let mut target = match UriTemplate::parse(&uri) {
+            Ok(template) => Self::Uri(template),
+            Err(UriError::Https) => {
+                return Err(CompileError::TlsUnsupported {
+                    route: route_key.to_owned(),
+                    uri,
+                });
+            }
+            Err(UriError::Invalid(reason)) if stage_template.variables().next().is_some() => {
+                Self::Invalid(format!("invalid endpoint address `{uri}`: {reason}"))
+            }
+            Err(UriError::Invalid(reason)) => return Err(invalid("uri".to_owned(), reason)),
+        };
+        if let Self::Uri(template) = &mut target {
+            bind_placeholders(template, &route.path, path)
+                .map_err(|(field, reason)| invalid(field, reason))?;
+        }
+        Ok(target)
+    }
+
+    /// The backend host's pool, resolved once; `None` for an invalid URI.
+    pub(crate) fn pool(&self, client: &HttpClient) -> Option<Arc<HostPool>> {
+        match self {
+            Self::Uri(template) => Some(client.pools.host(template.authority())),
+            Self::Invalid(_) => None,
+        }
     }
 }
 
@@ -378,11 +420,7 @@ impl HttpProxy {
     }
 
     fn configuration_error(&self, reason: &str) -> GatewayError {
-        tracing::warn!(
-            route = %self.route,
-            "Execution failed due to configuration error: {reason}"
-        );
-        GatewayError::new(GatewayResponseType::ApiConfigurationError)
+        configuration_error(&self.route, reason)
     }
 
     /// The backend's response, passed through.
@@ -392,39 +430,48 @@ impl HttpProxy {
         response.extensions_mut().insert(IntegrationStatus(status));
         response
     }
+}
 
-    /// The gateway response for a client error.
-    fn failure(&self, err: &ClientError) -> Response<Body> {
-        if cause_ref::<LengthLimitError>(err).is_some() {
-            return GatewayError::new(GatewayResponseType::RequestTooLarge).into_response();
-        }
-        if matches!(err, ClientError::Connect { .. }) {
-            return self
-                .configuration_error(&ErrorChain(err).to_string())
-                .into_response();
-        }
-        tracing::warn!(
-            route = %self.route,
-            error = %ErrorChain(err),
-            "Execution failed: the integration endpoint failed before its response head"
-        );
-        GatewayError::new(GatewayResponseType::IntegrationFailure)
-            .with_status(StatusCode::BAD_GATEWAY)
-            .into_response()
-    }
+/// Logs a configuration failure of `route` as AWS words it and returns the 500
+/// `API_CONFIGURATION_ERROR` that answers it.
+pub(crate) fn configuration_error(route: &str, reason: &str) -> GatewayError {
+    tracing::warn!(
+        route,
+        "Execution failed due to configuration error: {reason}"
+    );
+    GatewayError::new(GatewayResponseType::ApiConfigurationError)
+}
 
-    fn timed_out(&self) -> Response<Body> {
-        tracing::warn!(
-            route = %self.route,
-            timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-            "Execution failed due to a timeout error"
-        );
-        GatewayError::new(GatewayResponseType::IntegrationTimeout).into_response()
+/// The gateway response for a backend call that failed before its response head.
+pub(crate) fn client_failure(route: &str, err: &ClientError) -> Response<Body> {
+    if cause_ref::<LengthLimitError>(err).is_some() {
+        return GatewayError::new(GatewayResponseType::RequestTooLarge).into_response();
     }
+    if matches!(err, ClientError::Connect { .. }) {
+        return configuration_error(route, &ErrorChain(err).to_string()).into_response();
+    }
+    tracing::warn!(
+        route,
+        error = %ErrorChain(err),
+        "Execution failed: the integration endpoint failed before its response head"
+    );
+    GatewayError::new(GatewayResponseType::IntegrationFailure)
+        .with_status(StatusCode::BAD_GATEWAY)
+        .into_response()
+}
+
+/// The gateway response for an integration that did not answer within `timeout`.
+pub(crate) fn timed_out(route: &str, timeout: Duration) -> Response<Body> {
+    tracing::warn!(
+        route,
+        timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        "Execution failed due to a timeout error"
+    );
+    GatewayError::new(GatewayResponseType::IntegrationTimeout).into_response()
 }
 
 /// Displays an error with its sources: `a: b: c`.
-struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -510,8 +557,8 @@ impl Future for ProxyFuture {
             ProxyFutureProj::Backend { call, proxy } => {
                 Poll::Ready(Ok(match ready!(call.poll(cx)) {
                     Ok(Ok(response)) => proxy.pass_through(response),
-                    Ok(Err(err)) => proxy.failure(&err),
-                    Err(_elapsed) => proxy.timed_out(),
+                    Ok(Err(err)) => client_failure(&proxy.route, &err),
+                    Err(_elapsed) => timed_out(&proxy.route, proxy.timeout),
                 }))
             }
         }

@@ -1,0 +1,375 @@
+//! The remote Lambda invoker: the Lambda Invoke API over HTTP, SigV4-signed.
+//!
+//! Each invocation is `POST {endpoint}/2015-03-31/functions/{FunctionName}/invocations`
+//! with `?Qualifier={version or alias}` when the function reference names one, and the
+//! headers `X-Amz-Invocation-Type: RequestResponse`, `Content-Type: application/json`
+//! and the request's `X-Amzn-Trace-Id`. The function name is one percent-encoded path
+//! segment (`:` becomes `%3A`), as the SDKs send it.
+//!
+//! Which name is sent is configurable ([`FunctionNaming`]): by default the reference
+//! as the integration writes it, less its qualifier (a name, a partial ARN or a full
+//! ARN, all of which Lambda and LocalStack accept), or the bare function name, which
+//! `sam local start-lambda` needs because it knows functions by their logical name.
+//!
+//! The request is signed for the service `lambda` in the region of the function's ARN,
+//! else the configured region, with the configured credentials.
+//!
+//! # Answers
+//!
+//! | Invoke API answer | result |
+//! |---|---|
+//! | 2xx | [`InvocationOutput`], `function_error` from `X-Amz-Function-Error` |
+//! | 404 | [`InvokeError::NotFound`] |
+//! | 401, 403 | [`InvokeError::AccessDenied`] |
+//! | 429 | [`InvokeError::Throttled`] |
+//! | any other status | [`InvokeError::Service`] |
+//! | no connection, a broken answer, an answer over 6 MB, no credentials | [`InvokeError::Transport`] |
+//!
+//! Error messages are the JSON error body's `message` (or `Message`), else the body's
+//! text, else the status's reason phrase.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use gateway_core::body::{Body, LengthLimitError, cause_ref};
+use gateway_core::lambda::{
+    FunctionRef, Invocation, InvocationOutput, InvokeError, InvokeFuture, LambdaInvoker,
+};
+use gateway_core::observe::trace::X_AMZN_TRACE_ID;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use percent_encoding::utf8_percent_encode;
+
+use super::credentials::CredentialsProvider;
+use super::endpoint::{Endpoint, EndpointError};
+use super::service::AwsConfig;
+use super::sign::{AWS_UNRESERVED, sign_request};
+use crate::HttpClient;
+use crate::http_proxy::pool::HostPool;
+
+const X_AMZ_INVOCATION_TYPE: HeaderName = HeaderName::from_static("x-amz-invocation-type");
+const X_AMZ_FUNCTION_ERROR: &str = "x-amz-function-error";
+
+/// Which form of the function's name goes in the Invoke API's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FunctionNaming {
+    /// The reference as the integration writes it, without its qualifier: a name, a
+    /// partial ARN or a full ARN (AWS, LocalStack).
+    #[default]
+    AsWritten,
+    /// The bare function name (`sam local start-lambda`).
+    Name,
+}
+
+/// Invokes Lambda functions through the Lambda Invoke API of an `http://` endpoint.
+///
+/// Built once (the endpoint's connection pool is resolved then) and shared by every
+/// route as a [`SharedInvoker`](gateway_core::lambda::SharedInvoker). Cloning shares
+/// the pool and the credentials cache.
+#[derive(Clone)]
+pub struct RemoteLambda {
+    endpoint: Arc<Endpoint>,
+    pool: Arc<HostPool>,
+    region: Arc<str>,
+    credentials: CredentialsProvider,
+    naming: FunctionNaming,
+}
+
+impl fmt::Debug for RemoteLambda {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteLambda")
+            .field("endpoint", &self.endpoint.url())
+            .field("region", &self.region)
+            .field("naming", &self.naming)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteLambda {
+    /// The largest answer read: Lambda's limit for a synchronous response payload.
+    pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+    /// An invoker for the `lambda` endpoint of `config` (its override, else
+    /// `https://lambda.{region}.amazonaws.com`), signing with its credentials.
+    ///
+    /// # Errors
+    ///
+    /// When the endpoint is invalid or `https://`: the crate's client has no TLS yet,
+    /// so without an `http://` override for `lambda` no invoker can be built.
+    pub fn new(config: &AwsConfig, client: &HttpClient) -> Result<Self, EndpointError> {
+        let endpoint = config.endpoint_for("lambda", None, config.region())?;
+        Ok(Self {
+            pool: client.host(endpoint.authority()),
+            endpoint: Arc::new(endpoint),
+            region: config.region().into(),
+            credentials: config.credentials().clone(),
+            naming: FunctionNaming::default(),
+        })
+    }
+
+    /// Chooses which form of the function's name is sent.
+    #[must_use]
+    pub fn with_function_naming(mut self, naming: FunctionNaming) -> Self {
+        self.naming = naming;
+        self
+    }
+
+    /// The signed Invoke API request for an invocation, at `time`.
+    fn request(
+        &self,
+        invocation: &Invocation,
+        time: SystemTime,
+    ) -> Result<Request<Body>, InvokeError> {
+        let function = &invocation.function;
+        let name = match self.naming {
+            FunctionNaming::AsWritten => unqualified(function),
+            FunctionNaming::Name => function.name(),
+        };
+        let mut uri = format!(
+            "{}/2015-03-31/functions/{}/invocations",
+            self.endpoint.base_path(),
+            utf8_percent_encode(name, AWS_UNRESERVED)
+        );
+        if let Some(qualifier) = function.qualifier() {
+            uri.push_str("?Qualifier=");
+            uri.extend(utf8_percent_encode(qualifier, AWS_UNRESERVED));
+        }
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(HOST, self.endpoint.host().clone())
+            .header(X_AMZ_INVOCATION_TYPE, "RequestResponse")
+            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_LENGTH, invocation.payload.len());
+        if let Some(trace) = &invocation.trace_id {
+            match HeaderValue::from_str(trace) {
+                Ok(value) => builder = builder.header(X_AMZN_TRACE_ID, value),
+                Err(_) => tracing::debug!(trace, "trace id is not a valid header value"),
+            }
+        }
+        let mut request = builder
+            .body(Body::full(invocation.payload.clone()))
+            .map_err(|e| InvokeError::Transport(format!("cannot build the request: {e}")))?;
+        let credentials = self
+            .credentials
+            .credentials()
+            .map_err(|e| InvokeError::Transport(e.to_string()))?;
+        let region = function.region().unwrap_or(&self.region);
+        sign_request(
+            &mut request,
+            &invocation.payload,
+            &credentials,
+            "lambda",
+            region,
+            time,
+        )
+        .map_err(|e| InvokeError::Transport(e.to_string()))?;
+        Ok(request)
+    }
+}
+
+impl LambdaInvoker for RemoteLambda {
+    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+        let request = match self.request(&invocation, SystemTime::now()) {
+            Ok(request) => request,
+            Err(err) => return Box::pin(std::future::ready(Err(err))),
+        };
+        let pool = Arc::clone(&self.pool);
+        let function = invocation.function;
+        Box::pin(async move {
+            let response = pool
+                .send(request)
+                .await
+                .map_err(|e| InvokeError::Transport(error_chain(&e)))?;
+            let (parts, body) = response.into_parts();
+            let payload = body
+                .collect_limited(RemoteLambda::MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|e| {
+                    if cause_ref::<LengthLimitError>(&*e).is_some() {
+                        InvokeError::Transport(format!(
+                            "the Invoke API's answer exceeds {} bytes",
+                            RemoteLambda::MAX_RESPONSE_BYTES
+                        ))
+                    } else {
+                        InvokeError::Transport(format!(
+                            "cannot read the Invoke API's answer: {}",
+                            error_chain(&*e)
+                        ))
+                    }
+                })?;
+            if parts.status.is_success() {
+                let function_error = parts
+                    .headers
+                    .get(X_AMZ_FUNCTION_ERROR)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                return Ok(InvocationOutput {
+                    payload,
+                    function_error,
+                });
+            }
+            Err(error_for(parts.status, &parts.headers, &payload, &function))
+        })
+    }
+}
+
+/// The reference as written, less its `:qualifier`.
+fn unqualified(function: &FunctionRef) -> &str {
+    let written = function.as_str();
+    match function.qualifier() {
+        Some(_) => written.rsplit_once(':').map_or(written, |(rest, _)| rest),
+        None => written,
+    }
+}
+
+/// The invoke error for a non-2xx answer.
+fn error_for(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &Bytes,
+    function: &FunctionRef,
+) -> InvokeError {
+    let message = error_message(status, body);
+    let kind = headers
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::debug!(
+        function = %function,
+        status = status.as_u16(),
+        error_type = kind,
+        message,
+        "the Lambda Invoke API answered with an error"
+    );
+    match status.as_u16() {
+        404 => InvokeError::NotFound(message),
+        401 | 403 => InvokeError::AccessDenied(message),
+        429 => InvokeError::Throttled(message),
+        status => InvokeError::Service { status, message },
+    }
+}
+
+/// The error body's `message` or `Message`, else its text, else the reason phrase.
+fn error_message(status: StatusCode, body: &[u8]) -> String {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body)
+        && let Some(serde_json::Value::String(message)) =
+            map.get("message").or_else(|| map.get("Message"))
+    {
+        return message.clone();
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return status.canonical_reason().unwrap_or("no message").to_owned();
+    }
+    // Enough to recognise an answer that was not JSON, without logging a page of it.
+    text.chars().take(512).collect()
+}
+
+/// An error with its sources: `a: b: c`.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::aws::{Credentials, CredentialsProvider};
+
+    fn config() -> AwsConfig {
+        AwsConfig::new(
+            "us-east-1",
+            CredentialsProvider::fixed(Credentials::new("AKID", "SECRET")),
+        )
+        .with_endpoint("lambda", "http://127.0.0.1:3001/base")
+        .unwrap()
+    }
+
+    fn invocation(function: &str) -> Invocation {
+        Invocation {
+            function: FunctionRef::parse(function).unwrap(),
+            payload: Bytes::from_static(b"{}"),
+            trace_id: Some("Root=1-5759e988-bd862e3fe1be46a994272793".to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_default_endpoint_needs_tls() {
+        let config = AwsConfig::new(
+            "eu-west-1",
+            CredentialsProvider::fixed(Credentials::new("A", "B")),
+        );
+        let err = RemoteLambda::new(&config, &HttpClient::new()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("https://lambda.eu-west-1.amazonaws.com"),
+            "{message}"
+        );
+        assert!(message.contains("TLS is not supported"), "{message}");
+    }
+
+    #[test]
+    fn names_are_sent_as_written_or_bare() {
+        let time = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let lambda = RemoteLambda::new(&config(), &HttpClient::new()).unwrap();
+        let arn = invocation("arn:aws:lambda:eu-west-2:123456789012:function:my-fn:live");
+        let request = lambda.request(&arn, time).unwrap();
+        assert_eq!(
+            request.uri(),
+            "/base/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-2%3A123456789012%3Afunction%3Amy-fn/invocations?Qualifier=live"
+        );
+        // Signed in the ARN's region.
+        let auth = request.headers()["authorization"].to_str().unwrap();
+        assert!(auth.contains("/eu-west-2/lambda/aws4_request"), "{auth}");
+
+        let bare = lambda.with_function_naming(FunctionNaming::Name);
+        let request = bare.request(&arn, time).unwrap();
+        assert_eq!(
+            request.uri(),
+            "/base/2015-03-31/functions/my-fn/invocations?Qualifier=live"
+        );
+        let request = bare.request(&invocation("other"), time).unwrap();
+        assert_eq!(
+            request.uri(),
+            "/base/2015-03-31/functions/other/invocations"
+        );
+        let auth = request.headers()["authorization"].to_str().unwrap();
+        assert!(auth.contains("/us-east-1/lambda/aws4_request"), "{auth}");
+        assert_eq!(request.headers()["host"], "127.0.0.1:3001");
+    }
+
+    #[test]
+    fn error_messages_come_from_the_body() {
+        assert_eq!(
+            error_message(
+                StatusCode::NOT_FOUND,
+                br#"{"Message":"Function not found"}"#
+            ),
+            "Function not found"
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_REQUEST, br#"{"message":"bad"}"#),
+            "bad"
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b"  upstream down \n"),
+            "upstream down"
+        );
+        assert_eq!(
+            error_message(StatusCode::SERVICE_UNAVAILABLE, b""),
+            "Service Unavailable"
+        );
+    }
+}
