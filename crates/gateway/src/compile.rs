@@ -9,12 +9,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gateway_core::error::GatewayResponses;
+use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::{Api, ApiProtocol, Route};
 use gateway_core::observe::access_log::{AccessLogFormat, AccessLogSink};
 use gateway_core::observe::metrics::{MethodLabels, MetricsRegistry, RouteMetrics};
 use gateway_core::router::{MatchMode, Router};
 use gateway_core::stage::StageVariables;
 use gateway_core::{Body, GatewayError, GatewayResponseType};
+use gateway_integrations::aws::AwsConfig;
 use gateway_integrations::{CompileContext, HttpClient, IntegrationService};
 use http::{HeaderName, Request, Response};
 use tower::util::BoxCloneSyncService;
@@ -57,6 +59,10 @@ pub struct StageCompileContext<'a> {
     pub account_id: &'a str,
     /// The shared backend client.
     pub client: &'a HttpClient,
+    /// Invokes Lambda functions for AWS_PROXY and Lambda AWS integrations.
+    pub invoker: Option<&'a SharedInvoker>,
+    /// Region, credentials and endpoints for AWS service integrations.
+    pub aws: Option<&'a AwsConfig>,
     /// The metrics registry.
     pub metrics: &'a MetricsRegistry,
     /// Refuse unsupported integrations instead of answering 500 for them.
@@ -236,12 +242,23 @@ fn compile_route(
     variables: &StageVariables,
     ctx: &StageCompileContext<'_>,
 ) -> Result<IntegrationService, CompileError> {
-    let integration_ctx = CompileContext::new(variables, ctx.client, api.protocol);
+    let mut integration_ctx = CompileContext::new(variables, ctx.client, api.protocol)
+        .with_binary_media_types(&api.binary_media_types);
+    if let Some(invoker) = ctx.invoker {
+        integration_ctx = integration_ctx.with_invoker(invoker);
+    }
+    if let Some(aws) = ctx.aws {
+        integration_ctx = integration_ctx.with_aws(aws);
+    }
     match gateway_integrations::compile(route, &integration_ctx) {
         Ok(service) => Ok(service),
-        Err(err @ gateway_integrations::CompileError::Unsupported { .. }) if !ctx.strict => {
+        Err(
+            err @ (gateway_integrations::CompileError::Unsupported { .. }
+            | gateway_integrations::CompileError::NoInvoker { .. }
+            | gateway_integrations::CompileError::NoAwsConfig { .. }),
+        ) if !ctx.strict => {
             tracing::warn!(api = %api.id, route = %route.route_key(), error = %err,
-                "route answers 500 until its integration is supported");
+                "route answers 500 until what its integration needs is configured");
             Ok(configuration_error_service())
         }
         Err(source) => Err(CompileError::Integration {

@@ -84,11 +84,54 @@ pub struct Config {
     /// Turn OpenAPI warnings (unsupported settings) into errors.
     #[serde(default)]
     pub strict: bool,
+    /// How AWS integrations and Lambda functions are reached.
+    #[serde(default)]
+    pub aws: AwsSettings,
     /// The APIs served.
     pub apis: Vec<ApiConfig>,
     /// Custom domain names.
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
+}
+
+/// How the gateway reaches AWS: the region and credentials it signs with, and
+/// endpoint overrides for local emulators.
+///
+/// Credentials are found as the AWS SDKs find them: `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, then the profile's entries in
+/// `~/.aws/credentials` and `~/.aws/config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    /// The signing region when an integration URI names none (default: the
+    /// top-level `region`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The profile of the shared credentials and config files (default:
+    /// `AWS_PROFILE`, else `default`).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Endpoints by service name (`sqs`, `states`, `lambda`, ...), such as a local
+    /// emulator's `http://127.0.0.1:4566`. `lambda` is where the Lambda Invoke API
+    /// is called for AWS_PROXY and Lambda integrations.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, String>,
+    /// The function name sent to the Lambda Invoke API: `as_written` (the
+    /// integration's reference, for AWS and LocalStack) or `name` (the bare name,
+    /// for `sam local start-lambda`).
+    #[serde(default)]
+    pub lambda_function_names: LambdaFunctionNames,
+}
+
+/// The function name sent to the Lambda Invoke API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LambdaFunctionNames {
+    /// The reference as the integration writes it (name or ARN).
+    #[default]
+    AsWritten,
+    /// The bare function name.
+    Name,
 }
 
 /// The admin listener.

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 use gateway_core::context::TrustedProxies;
+use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::ApiProtocol;
 use gateway_core::observe::access_log::{
     AccessLogFormat, AccessLogSink, DEFAULT_FORMAT, WriterSink,
@@ -21,6 +22,10 @@ use gateway_core::observe::access_log::{
 use gateway_core::observe::metrics::MetricsRegistry;
 use gateway_core::stage::{Deployment, Stage, StageVariables};
 use gateway_integrations::HttpClient;
+use gateway_integrations::aws::{
+    AwsConfig, CredentialsProvider, Environment, FunctionNaming, RemoteLambda,
+};
+use gateway_integrations::lambda::Functions;
 use gateway_openapi::{LoadOptions, Warning};
 use serde_json::json;
 
@@ -28,7 +33,8 @@ use crate::compile::{
     AccessLog, CompiledCanary, CompiledStage, StageCompileContext, compile_variant,
 };
 use crate::config::{
-    AccessLogConfig, CanaryConfig, Config, ConfigError, Protocol, normalize_base_path,
+    AccessLogConfig, CanaryConfig, Config, ConfigError, LambdaFunctionNames, Protocol,
+    normalize_base_path,
 };
 use crate::pipeline::{ApiStages, DispatchTable, GatewayService};
 
@@ -111,26 +117,83 @@ struct Inner {
     table: Arc<ArcSwap<DispatchTable>>,
     metrics: MetricsRegistry,
     client: HttpClient,
+    invoker: Option<SharedInvoker>,
+    functions: Vec<(String, SharedInvoker)>,
     sinks: Mutex<HashMap<String, Arc<dyn AccessLogSink>>>,
+}
+
+/// What routes use to reach AWS, built from the configuration on each (re)load.
+struct Outbound {
+    aws: AwsConfig,
+    invoker: Option<SharedInvoker>,
+}
+
+/// Builds a [`Gateway`] with parts that come from code rather than the
+/// configuration file, such as an in-process Lambda invoker.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct GatewayBuilder {
+    invoker: Option<SharedInvoker>,
+    functions: Vec<(String, SharedInvoker)>,
+}
+
+impl GatewayBuilder {
+    /// Invokes every Lambda function of AWS_PROXY and Lambda AWS integrations with
+    /// `invoker`, instead of the functions registered with [`Self::function`] and
+    /// the Lambda Invoke API of `aws.endpoints.lambda`.
+    pub fn invoker(mut self, invoker: SharedInvoker) -> Self {
+        self.invoker = Some(invoker);
+        self
+    }
+
+    /// Runs the function `name` in this process (see
+    /// [`InProcessFunction`](gateway_integrations::lambda::InProcessFunction)).
+    /// Integrations naming it (by name, `name:qualifier` or ARN) call it; other
+    /// functions go to the Lambda Invoke API of `aws.endpoints.lambda`, if set.
+    pub fn function(mut self, name: impl Into<String>, function: SharedInvoker) -> Self {
+        self.functions.push((name.into(), function));
+        self
+    }
+
+    /// Loads the configuration file and everything it names, and compiles it.
+    pub fn from_config_file(self, path: &Path) -> Result<(Gateway, LoadReport), Error> {
+        let config = Config::from_file(path)?;
+        let base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+        Gateway::build(config, base_dir, Some(path.to_path_buf()), self)
+    }
+
+    /// Compiles an already parsed configuration; relative paths resolve from
+    /// `base_dir`.
+    pub fn from_config(
+        self,
+        config: Config,
+        base_dir: &Path,
+    ) -> Result<(Gateway, LoadReport), Error> {
+        Gateway::build(config, base_dir.to_path_buf(), None, self)
+    }
 }
 
 impl Gateway {
     /// Loads the configuration file and everything it names, and compiles it.
     pub fn from_config_file(path: &Path) -> Result<(Self, LoadReport), Error> {
-        let config = Config::from_file(path)?;
-        let base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
-        Self::build(config, base_dir, Some(path.to_path_buf()))
+        Self::builder().from_config_file(path)
     }
 
     /// Compiles an already parsed configuration; relative paths resolve from `base_dir`.
     pub fn from_config(config: Config, base_dir: &Path) -> Result<(Self, LoadReport), Error> {
-        Self::build(config, base_dir.to_path_buf(), None)
+        Self::builder().from_config(config, base_dir)
+    }
+
+    /// A builder for gateways with parts given in code.
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
     }
 
     fn build(
         config: Config,
         base_dir: PathBuf,
         config_path: Option<PathBuf>,
+        builder: GatewayBuilder,
     ) -> Result<(Self, LoadReport), Error> {
         let gateway = Self {
             inner: Arc::new(Inner {
@@ -140,6 +203,8 @@ impl Gateway {
                 table: Arc::new(ArcSwap::from_pointee(DispatchTable::default())),
                 metrics: MetricsRegistry::new(),
                 client: HttpClient::new(),
+                invoker: builder.invoker,
+                functions: builder.functions,
                 sinks: Mutex::new(HashMap::new()),
             }),
         };
@@ -418,6 +483,7 @@ impl Gateway {
                 .map_err(|m| invalid(self.inner.config_path.as_deref(), "trusted_proxies", &m))?,
             ..DispatchTable::default()
         };
+        let outbound = self.outbound(config)?;
         let mut by_name: HashMap<(&str, &str), Arc<CompiledStage>> = HashMap::new();
         for api_config in &config.apis {
             let Some(api_state) = state.apis.get(&api_config.name) else {
@@ -456,6 +522,7 @@ impl Gateway {
                 };
                 let compiled = Arc::new(self.compile_stage(
                     config,
+                    &outbound,
                     &api_state.id,
                     &stage_state.stage,
                     stage_config.canary.as_ref(),
@@ -494,9 +561,70 @@ impl Gateway {
         Ok(table)
     }
 
+    /// How this configuration reaches AWS: the signing configuration with its
+    /// endpoint overrides, and the Lambda invoker (the one given in code, else the
+    /// Lambda Invoke API when an endpoint for `lambda` is configured).
+    fn outbound(&self, config: &Config) -> Result<Outbound, Error> {
+        let settings = &config.aws;
+        let environment = match settings.profile.clone() {
+            Some(profile) => Environment::from_fn(move |name| {
+                if name == "AWS_PROFILE" {
+                    Some(profile.clone())
+                } else {
+                    std::env::var(name).ok()
+                }
+            }),
+            None => Environment::process(),
+        };
+        let region = settings
+            .region
+            .clone()
+            .unwrap_or_else(|| config.region.clone());
+        let mut aws = AwsConfig::new(region, CredentialsProvider::from_environment(environment));
+        let config_path = self.inner.config_path.as_deref();
+        for (service, url) in &settings.endpoints {
+            aws = aws.with_endpoint(service.as_str(), url).map_err(|e| {
+                invalid(
+                    config_path,
+                    &format!("aws.endpoints.{service}"),
+                    &e.to_string(),
+                )
+            })?;
+        }
+        let remote = match settings.endpoints.get("lambda") {
+            Some(_) => {
+                let naming = match settings.lambda_function_names {
+                    LambdaFunctionNames::AsWritten => FunctionNaming::AsWritten,
+                    LambdaFunctionNames::Name => FunctionNaming::Name,
+                };
+                let remote = RemoteLambda::new(&aws, &self.inner.client)
+                    .map_err(|e| invalid(config_path, "aws.endpoints.lambda", &e.to_string()))?
+                    .with_function_naming(naming);
+                Some(Arc::new(remote) as SharedInvoker)
+            }
+            None => None,
+        };
+        let invoker = if let Some(invoker) = &self.inner.invoker {
+            Some(Arc::clone(invoker))
+        } else if self.inner.functions.is_empty() {
+            remote
+        } else {
+            let mut functions = Functions::new();
+            for (name, function) in &self.inner.functions {
+                functions.insert(name.clone(), Arc::clone(function));
+            }
+            if let Some(remote) = remote {
+                functions = functions.with_fallback(remote);
+            }
+            Some(functions.shared())
+        };
+        Ok(Outbound { aws, invoker })
+    }
+
     fn compile_stage(
         &self,
         config: &Config,
+        outbound: &Outbound,
         api_id: &str,
         stage: &Stage,
         canary_config: Option<&CanaryConfig>,
@@ -506,6 +634,8 @@ impl Gateway {
             stage: &stage.name,
             account_id: &config.account_id,
             client: &self.inner.client,
+            invoker: outbound.invoker.as_ref(),
+            aws: Some(&outbound.aws),
             metrics: &self.inner.metrics,
             strict: config.strict,
         };

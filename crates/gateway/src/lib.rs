@@ -23,5 +23,5 @@ pub mod pipeline;
 pub mod server;
 
 pub use crate::config::Config;
-pub use crate::gateway::{Error, Gateway, LoadReport};
+pub use crate::gateway::{Error, Gateway, GatewayBuilder, LoadReport};
 pub use crate::pipeline::GatewayService;

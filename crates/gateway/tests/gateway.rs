@@ -585,7 +585,7 @@ async fn h2c_clients_are_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsupported_integrations_answer_500_or_fail_strict_loads() {
+async fn lambda_routes_without_an_invoker_answer_500_or_fail_strict_loads() {
     let lambda = r#"  /fn:
     post:
       responses:
