@@ -2,7 +2,7 @@
 //!
 //! On AWS a MOCK integration runs its request template and reads `statusCode` from
 //! the result; that status selects an integration response, whose template is the
-//! body. Until the VTL engine exists, a request template is read as JSON text:
+//! body. Here, likewise:
 //!
 //! - The template is chosen by the request's `Content-Type` (media type compared
 //!   exactly, parameters ignored; a request without one counts as
@@ -16,15 +16,15 @@
 //! - `statusCode` may be a number or a numeric string. **No template at all, a
 //!   template with no `statusCode`, or an empty template gives status 200**: AWS
 //!   would select the default integration response there, and 200 selects it for
-//!   every usual configuration while still letting a `200` pattern match. A template
-//!   that is not JSON (a VTL template, until the VTL crate renders it) or whose
-//!   `statusCode` is not a status number answers 500 `API_CONFIGURATION_ERROR` and
-//!   logs a warning naming the route. Templates are parsed at compile time; the
-//!   outcome is remembered per template.
+//!   every usual configuration while still letting a `200` pattern match. Templates
+//!   are VTL, compiled with the route and rendered per request; an output that is
+//!   not JSON or whose `statusCode` is not a status number answers 500
+//!   `API_CONFIGURATION_ERROR` and logs a warning naming the route.
 //! - The status text then selects the integration response (see the `response`
 //!   module). No match and no default answers 500 `API_CONFIGURATION_ERROR`.
 //!
-//! The request body is never read. The template's status is reported as
+//! The request body is read only when a request template has references or
+//! directives that may use it. The template's status is reported as
 //! [`IntegrationStatus`](crate::IntegrationStatus).
 
 use std::future::Future;

@@ -1,10 +1,10 @@
 //! Integration responses: selecting one and building the method response from it.
 //!
-//! Shared by every integration that maps responses (MOCK now, HTTP and AWS later).
+//! Shared by every integration that maps responses (MOCK, HTTP and AWS).
 //!
 //! - **Selection.** Each integration response has a selection pattern, a regular
 //!   expression matched against a selector: the integration's status code as text for
-//!   MOCK and HTTP, the Lambda error message later. AWS matches the *whole* selector
+//!   MOCK, HTTP and AWS services, the `errorMessage` of a Lambda function error. AWS matches the *whole* selector
 //!   (Java's `String.matches`), so patterns are compiled anchored, `^(?:pattern)$`.
 //!   Patterns are tried in declaration order and the first match wins; `default` (or
 //!   an empty pattern) is used when none matches. With no match and no default, the
