@@ -24,12 +24,20 @@
 //!   written for the Lambda runtime) as a function; [`lambda::Functions`] names
 //!   them. See the [`lambda`] module for the event and response rules.
 //!
+//! - **HTTP** and **AWS**: mapped integrations. The request body is converted by
+//!   content handling, rendered by the request template chosen by `Content-Type`
+//!   (or passed through, as the passthrough behaviour allows), and sent with the
+//!   mapped path, query and header parameters to an HTTP backend, a Lambda function
+//!   (the template's output is the payload) or an AWS service action or path
+//!   (SigV4-signed). The answer selects an integration response (by status, or by a
+//!   Lambda `errorMessage`), whose template, header mappings and content handling
+//!   build the method response. See the `non_proxy` module's source documentation.
+//!
 //! The [`aws`] module calls AWS: credentials, SigV4 signing, a remote Lambda invoker
 //! and signed requests to AWS service APIs (the building blocks of AWS integrations).
 //!
-//! HTTP and AWS integrations are refused with [`CompileError::Unsupported`]
-//! until their crates exist, and so are `https://` backends
-//! ([`CompileError::TlsUnsupported`]).
+//! `https://` backends and AWS endpoints are refused
+//! ([`CompileError::TlsUnsupported`]): the client has no TLS yet.
 //!
 //! # Errors
 //!
