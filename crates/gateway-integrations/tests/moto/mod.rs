@@ -9,11 +9,11 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// moto's default account.
 pub(crate) const ACCOUNT: &str = "123456789012";
@@ -33,9 +33,10 @@ pub(crate) struct Moto {
 }
 
 impl Moto {
-    /// Starts `python3 -m moto.server` on port 0 of 127.0.0.1 and waits until it
-    /// accepts connections. The port is the one the server reports (werkzeug's
-    /// ` * Running on http://127.0.0.1:PORT` line), so no port is guessed.
+    /// Starts `python3 -m moto.server` on port 0 of 127.0.0.1 and waits for the
+    /// address it reports (werkzeug's ` * Running on http://127.0.0.1:PORT` line),
+    /// which it prints once its socket is listening: no port is guessed and no
+    /// connection polled for.
     pub(crate) fn start() -> Self {
         let mut child = Command::new("python3")
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
@@ -56,7 +57,6 @@ impl Moto {
         );
         drain(child.stderr.take().unwrap(), Arc::clone(&log), found);
 
-        let deadline = Instant::now() + STARTUP;
         let addr = match port.recv_timeout(STARTUP) {
             Ok(addr) => addr,
             Err(err) => {
@@ -73,9 +73,7 @@ impl Moto {
                 );
             }
         };
-        let mut moto = Self { child, addr, log };
-        moto.wait_until_accepting(deadline);
-        moto
+        Self { child, addr, log }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -91,24 +89,6 @@ impl Moto {
     /// moto's recent output, for failure messages.
     pub(crate) fn output(&self) -> String {
         self.log.lock().unwrap().join("\n")
-    }
-
-    fn wait_until_accepting(&mut self, deadline: Instant) {
-        loop {
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("moto exited with {status}; its output:\n{}", self.output());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto does not accept connections on {} after {STARTUP:?}; its output:\n{}",
-                self.addr,
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 }
 
