@@ -4,10 +4,9 @@
 //! the recorded request again with botocore (python3 and botocore are required;
 //! `scripts/test.sh` installs botocore).
 
+mod botocore;
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -215,27 +214,7 @@ fn botocore_authorization(recorded: &Recorded, credentials: &Credentials, region
         "region": region,
         "amz_date": recorded.header("x-amz-date").unwrap(),
     });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws_botocore_sign.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 is required to check signatures against botocore");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "botocore signing failed (is botocore installed? scripts/test.sh installs it): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let answer = botocore::run_botocore(&spec);
     answer["authorization"].as_str().unwrap().to_owned()
 }
 

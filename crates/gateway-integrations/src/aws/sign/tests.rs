@@ -1,14 +1,16 @@
 //! The signer against botocore, run as a subprocess on the same request, at the
 //! same time, with the same credentials: both `Authorization` headers must be equal.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
 use http::Method;
 
 use super::*;
+
+#[path = "../../../tests/botocore/mod.rs"]
+mod botocore_signer;
+use botocore_signer::run_botocore;
 
 /// 2023-11-14T22:13:20Z.
 fn fixed_time() -> SystemTime {
@@ -59,32 +61,6 @@ fn botocore(
         "amz_date": header("x-amz-date"),
     });
     run_botocore(&spec)
-}
-
-/// Runs `tests/aws_botocore_sign.py`; python3 and botocore are required
-/// (`scripts/test.sh` installs botocore).
-fn run_botocore(spec: &serde_json::Value) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws_botocore_sign.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 is required to check signatures against botocore");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "botocore signing failed (is botocore installed? scripts/test.sh installs it): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 fn authorization(request: &Request<()>) -> &str {
