@@ -79,6 +79,7 @@
 
 pub mod aws;
 mod content;
+mod future;
 mod http_proxy;
 pub mod lambda;
 mod mapping;

@@ -27,8 +27,6 @@
 //! directives that may use it. The template's status is reported as
 //! [`IntegrationStatus`](crate::IntegrationStatus).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -41,6 +39,7 @@ use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{Request, Response};
 use tower::Service;
 
+use crate::future::ResponseFuture;
 use crate::mapping::RequestValues;
 use crate::response::{IntegrationResponses, MethodBody, choose, media_type};
 use crate::templates::{self, MappingTemplate};
@@ -246,38 +245,17 @@ impl Mock {
     }
 }
 
-/// Response future of a MOCK integration.
-pub(crate) struct MockFuture {
-    inner: Pin<Box<dyn Future<Output = Response<Body>> + Send>>,
-}
-
-impl std::fmt::Debug for MockFuture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MockFuture")
-    }
-}
-
-impl Future for MockFuture {
-    type Output = Result<Response<Body>, BoxError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx).map(Ok)
-    }
-}
-
 impl Service<Request<Body>> for MockIntegration {
     type Response = Response<Body>;
     type Error = BoxError;
-    type Future = MockFuture;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        MockFuture {
-            inner: Box::pin(Arc::clone(&self.mock).respond(req)),
-        }
+        ResponseFuture::new(Arc::clone(&self.mock).respond(req))
     }
 }
 

@@ -73,6 +73,7 @@ use tower::Service;
 
 use crate::aws::{AwsConfig, AwsTarget, PreparedTarget, ServiceRequest};
 use crate::content::{self, BinaryMediaTypes};
+use crate::future::ResponseFuture;
 use crate::http_proxy::pool::HostPool;
 use crate::http_proxy::uri::UriTemplate;
 use crate::http_proxy::{
@@ -324,35 +325,21 @@ fn compile_mappings(
     })
 }
 
-/// The function an AWS integration URI invokes, if it is a Lambda invocation URI
-/// (`arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function}/invocations`).
+/// The function an AWS integration URI invokes, if it is a Lambda invocation URI.
 /// Stage variables are substituted first.
 pub(crate) fn lambda_function(
     uri: &str,
     variables: &StageVariables,
 ) -> Option<Result<FunctionRef, String>> {
     let template = StageTemplate::parse(uri);
-    let uri = template.render(variables);
-    let rest = uri.strip_prefix("arn:")?;
-    let (_, rest) = rest.split_once(":apigateway:")?;
-    let (_region, rest) = rest.split_once(':')?;
-    let path = rest.strip_prefix("lambda:path/")?;
-    let function = path
-        .strip_prefix("2015-03-31/functions/")
-        .and_then(|f| f.strip_suffix("/invocations"));
-    Some(match function {
-        Some(function) => FunctionRef::parse(function).map_err(|reason| {
-            if template.variables().next().is_some() {
-                format!("{reason} (after substituting stage variables)")
-            } else {
-                reason
-            }
-        }),
-        None => Err(format!(
-            "`{uri}` is not a Lambda invocation URI \
-             (.../lambda:path/2015-03-31/functions/{{function}}/invocations)"
-        )),
-    })
+    let function = crate::lambda::invocation_function(&template.render(variables))?;
+    Some(function.map_err(|reason| {
+        if template.variables().next().is_some() {
+            format!("{reason} (after substituting stage variables)")
+        } else {
+            reason
+        }
+    }))
 }
 
 impl Mapped {
@@ -494,7 +481,7 @@ impl Mapped {
                 let selector = output
                     .function_error
                     .as_ref()
-                    .map(|_| lambda_error_message(&output.payload));
+                    .map(|_| crate::lambda::error_message(&output.payload));
                 let mut headers = HeaderMap::new();
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Ok(BackendResponse {
@@ -812,31 +799,17 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 /// A greedy value keeps its `/`.
 const GREEDY_PATH: &percent_encoding::AsciiSet = &PATH_SEGMENT.remove(b'/');
 
-/// The `errorMessage` of a Lambda error payload, which selection patterns match;
-/// the whole payload when it has none.
-fn lambda_error_message(payload: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(payload).into_owned())
-}
-
-/// Response future of a mapped integration.
-pub(crate) type MappedFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<Body>, BoxError>> + Send>>;
-
 impl Service<Request<Body>> for MappedIntegration {
     type Response = Response<Body>;
     type Error = BoxError;
-    type Future = MappedFuture;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { Ok(inner.respond(req).await) })
+        ResponseFuture::new(Arc::clone(&self.inner).respond(req))
     }
 }
 
@@ -880,10 +853,11 @@ mod tests {
 
     #[test]
     fn lambda_errors_select_by_their_message() {
+        let message = crate::lambda::error_message;
         assert_eq!(
-            lambda_error_message(br#"{"errorMessage":"Not found: 7","errorType":"Error"}"#),
+            message(br#"{"errorMessage":"Not found: 7","errorType":"Error"}"#),
             "Not found: 7"
         );
-        assert_eq!(lambda_error_message(b"boom"), "boom");
+        assert_eq!(message(b"boom"), "boom");
     }
 }

@@ -1,8 +1,6 @@
 //! The service an AWS_PROXY integration compiles to.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -23,6 +21,7 @@ use tower::Service;
 use super::event::{BodyRule, EventShape, PayloadFormat};
 use super::media::BinaryMediaTypes;
 use super::output::{Outcome, OutputRules};
+use crate::future::ResponseFuture;
 use crate::{CompileContext, CompileError, IntegrationStatus};
 
 /// The service an AWS_PROXY integration compiles to.
@@ -177,30 +176,40 @@ impl LambdaProxyIntegration {
 /// or, for HTTP APIs, a function name or ARN.
 fn function_of(uri: &str, http_api: bool) -> Result<FunctionRef, String> {
     let uri = uri.trim();
-    let apigateway = uri
-        .strip_prefix("arn:")
-        .and_then(|rest| rest.split_once(':'))
-        .and_then(|(_partition, rest)| rest.strip_prefix("apigateway:"));
-    if let Some(rest) = apigateway {
-        let function = rest
-            .split_once(':')
-            .and_then(|(_region, rest)| rest.strip_prefix("lambda:path/2015-03-31/functions/"))
-            .and_then(|rest| rest.strip_suffix("/invocations"))
-            .ok_or_else(|| {
-                format!(
-                    "`{uri}` is not a Lambda invocation URI \
-                     (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations)"
-                )
-            })?;
-        return FunctionRef::parse(function);
+    if let Some(function) = invocation_function(uri) {
+        return function;
     }
-    if !http_api {
+    if !http_api || uri.starts_with("arn:") && uri.contains(":apigateway:") {
         return Err(format!(
             "`{uri}` is not a Lambda invocation URI; REST APIs name the function as \
              arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations"
         ));
     }
     FunctionRef::parse(uri)
+}
+
+/// The function a Lambda invocation URI names
+/// (`arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function}/invocations`):
+/// `None` when the URI is not an API Gateway ARN for Lambda, an error when it is one
+/// that names no function.
+pub(crate) fn invocation_function(uri: &str) -> Option<Result<FunctionRef, String>> {
+    let rest = uri
+        .trim()
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(_partition, rest)| rest.strip_prefix("apigateway:"))
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(_region, rest)| rest.strip_prefix("lambda:"))?;
+    let function = rest
+        .strip_prefix("path/2015-03-31/functions/")
+        .and_then(|rest| rest.strip_suffix("/invocations"));
+    Some(match function {
+        Some(function) => FunctionRef::parse(function),
+        None => Err(format!(
+            "`{uri}` is not a Lambda invocation URI \
+             (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations)"
+        )),
+    })
 }
 
 impl LambdaProxy {
@@ -342,7 +351,7 @@ impl LambdaProxy {
 }
 
 /// The `errorMessage` of a function's error object, else the payload as text.
-fn error_message(payload: &Bytes) -> String {
+pub(crate) fn error_message(payload: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(payload)
         .ok()
         .and_then(|v| {
@@ -352,29 +361,10 @@ fn error_message(payload: &Bytes) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(payload).into_owned())
 }
 
-/// Response future of an AWS_PROXY integration.
-pub(crate) struct LambdaProxyFuture {
-    inner: Pin<Box<dyn Future<Output = Response<Body>> + Send>>,
-}
-
-impl fmt::Debug for LambdaProxyFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LambdaProxyFuture")
-    }
-}
-
-impl Future for LambdaProxyFuture {
-    type Output = Result<Response<Body>, BoxError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx).map(Ok)
-    }
-}
-
 impl Service<Request<Body>> for LambdaProxyIntegration {
     type Response = Response<Body>;
     type Error = BoxError;
-    type Future = LambdaProxyFuture;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Invokers are shared and never push back; a request waits in its own future.
@@ -382,9 +372,7 @@ impl Service<Request<Body>> for LambdaProxyIntegration {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        LambdaProxyFuture {
-            inner: Box::pin(Arc::clone(&self.proxy).respond(req)),
-        }
+        ResponseFuture::new(Arc::clone(&self.proxy).respond(req))
     }
 }
 
