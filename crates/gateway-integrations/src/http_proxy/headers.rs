@@ -49,20 +49,38 @@ pub(crate) fn append_forwarded_for(headers: &mut HeaderMap, client_ip: &str) {
     if client_ip.is_empty() {
         return;
     }
-    let mut value = String::new();
-    for existing in headers.get_all(&X_FORWARDED_FOR) {
-        if let Ok(text) = existing.to_str() {
-            let text = text.trim();
-            if !text.is_empty() {
-                value.push_str(text);
-                value.push_str(", ");
-            }
-        }
-    }
-    value.push_str(client_ip);
-    if let Ok(value) = HeaderValue::from_str(&value) {
+    if let Some(value) =
+        forwarded_for(headers, client_ip).and_then(|v| HeaderValue::from_str(&v).ok())
+    {
         headers.insert(X_FORWARDED_FOR, value);
     }
+}
+
+/// The `X-Forwarded-For` a request is passed on with: the values the client sent,
+/// joined, with `client_ip` appended; `None` when both are empty.
+pub(crate) fn forwarded_for(headers: &HeaderMap, client_ip: &str) -> Option<String> {
+    let mut value = String::new();
+    let parts = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .chain(std::iter::once(client_ip));
+    for part in parts {
+        let part = part.trim();
+        if !part.is_empty() {
+            if !value.is_empty() {
+                value.push_str(", ");
+            }
+            value.push_str(part);
+        }
+    }
+    (!value.is_empty()).then_some(value)
+}
+
+/// Whether a header is hop-by-hop by the fixed list (headers named by `Connection`
+/// are not considered).
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name)
 }
 
 /// The scheme and port the client used to reach the gateway, for

@@ -12,14 +12,19 @@ use base64::engine::general_purpose::STANDARD;
 use gateway_core::context::{AuthorizerContext, RequestContext, query_pairs};
 use gateway_core::router::PathParams;
 use gateway_core::stage::StageVariables;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, Uri, Version};
+use http::{HeaderMap, HeaderName, Version};
 use indexmap::IndexMap;
 use percent_encoding::percent_decode_str;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::media::{BinaryMediaTypes, is_textual};
+use crate::http_proxy::headers::{
+    X_FORWARDED_FOR, X_FORWARDED_PORT, X_FORWARDED_PROTO, forwarded_for, forwarded_proto_port,
+    is_hop_by_hop,
+};
+use gateway_core::observe::trace::X_AMZN_TRACE_ID;
 
 /// The two event shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,11 +106,6 @@ struct Forwarded<'a> {
     port: u16,
 }
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
-
 impl EventShape {
     /// Writes the event for a request whose body has been read.
     pub(crate) fn build(&self, parts: &Parts, body: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
@@ -174,28 +174,10 @@ impl EventShape {
 
 impl<'a> Forwarded<'a> {
     fn of(parts: &'a Parts, ctx: &'a RequestContext) -> Self {
-        let mut for_ = String::new();
-        for value in parts.headers.get_all(X_FORWARDED_FOR) {
-            let text = String::from_utf8_lossy(value.as_bytes());
-            let text = text.trim();
-            if !text.is_empty() {
-                if !for_.is_empty() {
-                    for_.push_str(", ");
-                }
-                for_.push_str(text);
-            }
-        }
-        let source_ip = ctx.identity.source_ip.as_str();
-        if !source_ip.is_empty() {
-            if !for_.is_empty() {
-                for_.push_str(", ");
-            }
-            for_.push_str(source_ip);
-        }
-        let (proto, port) = proto_port(&parts.uri, &parts.headers);
+        let (proto, port) = forwarded_proto_port(&parts.uri, &parts.headers);
         Self {
             trace_id: ctx.trace_id.as_ref().map(|t| t.as_str()),
-            for_: (!for_.is_empty()).then_some(for_),
+            for_: forwarded_for(&parts.headers, &ctx.identity.source_ip),
             proto,
             port,
         }
@@ -225,39 +207,12 @@ impl<'a> Forwarded<'a> {
     }
 }
 
-/// The scheme and port the client reached the gateway on: the URI's when it is
-/// absolute, else `http` (the listener has no TLS of its own) and the `Host`
-/// header's port, else the scheme's default.
-fn proto_port(uri: &Uri, headers: &HeaderMap) -> (&'static str, u16) {
-    let proto = match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
-    };
-    let default_port = if proto == "https" { 443 } else { 80 };
-    let port = uri.port_u16().or_else(|| {
-        let host = headers.get(HOST)?.to_str().ok()?;
-        let after_bracket = host.rfind(']').map_or(host, |i| &host[i..]);
-        after_bracket.rsplit_once(':')?.1.parse().ok()
-    });
-    (proto, port.unwrap_or(default_port))
-}
-
 impl View<'_> {
     /// Whether a client header is left out of the event: hop-by-hop headers, the
     /// headers the gateway sets itself, and, per format, `Content-Length` (1.0 on
     /// REST APIs) or `Cookie` (2.0, which has `cookies`).
     fn skips(&self, name: &HeaderName) -> bool {
-        const HOP_BY_HOP: [&str; 8] = [
-            "connection",
-            "keep-alive",
-            "proxy-authorization",
-            "proxy-connection",
-            "te",
-            "trailer",
-            "transfer-encoding",
-            "upgrade",
-        ];
-        if HOP_BY_HOP.contains(&name.as_str())
+        if is_hop_by_hop(name)
             || name == X_FORWARDED_FOR
             || name == X_FORWARDED_PROTO
             || name == X_FORWARDED_PORT
