@@ -42,7 +42,7 @@ use tower::Service;
 use crate::future::ResponseFuture;
 use crate::mapping::RequestValues;
 use crate::response::{IntegrationResponses, MethodBody, choose, media_type};
-use crate::templates::{self, MappingTemplate};
+use crate::templates::{self, MappingTemplate, RequestTemplate};
 use crate::{CompileContext, CompileError, IntegrationStatus};
 
 /// The service a MOCK integration compiles to.
@@ -58,12 +58,6 @@ struct Mock {
     passthrough: PassthroughBehavior,
     responses: IntegrationResponses,
     stage_variables: StageVariables,
-}
-
-#[derive(Debug)]
-struct RequestTemplate {
-    media_type: String,
-    template: MappingTemplate,
 }
 
 /// What a rendered request template yields.
@@ -95,15 +89,8 @@ impl MockIntegration {
         };
         let responses = IntegrationResponses::compile(&integration.responses, ctx.stage_variables)
             .map_err(invalid)?;
-        let mut templates = Vec::with_capacity(integration.request_templates.len());
-        for (content_type, text) in &integration.request_templates {
-            let template = templates::compile(text, format!("requestTemplates.{content_type}"))
-                .map_err(invalid)?;
-            templates.push(RequestTemplate {
-                media_type: media_type(content_type).to_ascii_lowercase(),
-                template,
-            });
-        }
+        let templates = templates::compile_request_templates(&integration.request_templates)
+            .map_err(invalid)?;
         Ok(Self {
             mock: Arc::new(Mock {
                 route: route_key.into(),
@@ -227,11 +214,7 @@ impl Mock {
         if self.templates.is_empty() {
             return Ok(None);
         }
-        if let Some(found) = self
-            .templates
-            .iter()
-            .find(|t| t.media_type.eq_ignore_ascii_case(media))
-        {
+        if let Some(found) = templates::find(&self.templates, media) {
             return Ok(Some(found));
         }
         match self.passthrough {

@@ -82,7 +82,7 @@ use crate::http_proxy::{
 };
 use crate::mapping::{IntegrationValues, Payload, RequestMappings, RequestValues, Side};
 use crate::response::{FieldError, IntegrationResponses, MethodBody, media_type};
-use crate::templates::{self, MappingTemplate};
+use crate::templates::{self, RequestTemplate};
 use crate::{CompileContext, CompileError, IntegrationStatus};
 
 /// The service an HTTP or AWS integration compiles to.
@@ -103,13 +103,6 @@ struct Mapped {
     responses: IntegrationResponses,
     stage_variables: StageVariables,
     binary: BinaryMediaTypes,
-}
-
-#[derive(Debug)]
-struct RequestTemplate {
-    media_type: String,
-    content_type: HeaderValue,
-    template: MappingTemplate,
 }
 
 /// Where the mapped request goes.
@@ -275,22 +268,8 @@ impl MappedIntegration {
         let timeout = check_timeout(&route_key, integration, ctx)?;
         let responses = IntegrationResponses::compile(&integration.responses, ctx.stage_variables)
             .map_err(invalid)?;
-        let mut templates = Vec::with_capacity(integration.request_templates.len());
-        for (key, text) in &integration.request_templates {
-            let field = format!("requestTemplates.{key}");
-            let content_type = HeaderValue::from_str(key).map_err(|_| {
-                invalid(FieldError {
-                    field: field.clone(),
-                    reason: format!("`{key}` is not a valid Content-Type"),
-                })
-            })?;
-            let template = templates::compile(text, field).map_err(invalid)?;
-            templates.push(RequestTemplate {
-                media_type: media_type(key).to_ascii_lowercase(),
-                content_type,
-                template,
-            });
-        }
+        let templates = templates::compile_request_templates(&integration.request_templates)
+            .map_err(invalid)?;
         Ok(Self {
             inner: Arc::new(Mapped {
                 route: route_key.into(),
@@ -381,10 +360,7 @@ impl Mapped {
             GatewayError::new(GatewayResponseType::BadRequestBody).with_message(PAYLOAD_ERROR)
         })?;
         let templated = !binary || self.content_handling == Some(ContentHandling::ConvertToText);
-        let template = self
-            .templates
-            .iter()
-            .find(|t| t.media_type.eq_ignore_ascii_case(media));
+        let template = templates::find(&self.templates, media);
         let template = match (template, self.passthrough) {
             (Some(template), _) if templated => Some(template),
             (Some(_), _) | (None, PassthroughBehavior::WhenNoMatch) => None,

@@ -23,6 +23,48 @@ pub(crate) enum MappingTemplate {
     Vtl(Template),
 }
 
+/// A request template and the media type (`Content-Type`) it is keyed by.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestTemplate {
+    /// The key's media type, lower case, without parameters, for matching.
+    pub(crate) media_type: String,
+    /// The key as written, sent as the integration request's `Content-Type`.
+    pub(crate) content_type: http::HeaderValue,
+    /// The compiled template.
+    pub(crate) template: MappingTemplate,
+}
+
+/// Compiles an integration's `requestTemplates`, naming the failing key.
+pub(crate) fn compile_request_templates(
+    templates: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<RequestTemplate>, FieldError> {
+    templates
+        .iter()
+        .map(|(key, text)| {
+            let field = format!("requestTemplates.{key}");
+            let content_type = http::HeaderValue::from_str(key).map_err(|_| FieldError {
+                field: field.clone(),
+                reason: format!("`{key}` is not a valid Content-Type"),
+            })?;
+            Ok(RequestTemplate {
+                media_type: crate::response::media_type(key).to_ascii_lowercase(),
+                content_type,
+                template: compile(text, field)?,
+            })
+        })
+        .collect()
+}
+
+/// The template keyed by `media` (a lower-case or mixed-case media type).
+pub(crate) fn find<'t>(
+    templates: &'t [RequestTemplate],
+    media: &str,
+) -> Option<&'t RequestTemplate> {
+    templates
+        .iter()
+        .find(|t| t.media_type.eq_ignore_ascii_case(media))
+}
+
 /// Compiles a template, naming `field` and the position when it does not compile.
 pub(crate) fn compile(text: &str, field: String) -> Result<MappingTemplate, FieldError> {
     if !text.contains(['$', '#']) {
