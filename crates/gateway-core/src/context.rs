@@ -51,7 +51,27 @@ pub struct AuthorizerContext {
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// Context values returned by a Lambda authorizer (`$context.authorizer.KEY`).
     pub context: serde_json::Map<String, serde_json::Value>,
+    /// The scopes of a verified JWT access token (HTTP APIs' `jwt.scopes`).
+    pub scopes: Option<Vec<String>>,
 }
+
+/// What authorization learned about the caller, handed back in a response's
+/// extensions so that what is rendered after the route's service (access-log
+/// lines, gateway responses) sees the `$context.identity.*` and
+/// `$context.authorizer.*` values the route's authorizer filled in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthorizedCaller {
+    /// `$context.identity.*` after authorization.
+    pub identity: Identity,
+    /// `$context.authorizer.*` after authorization.
+    pub authorizer: AuthorizerContext,
+}
+
+/// The `usageIdentifierKey` a Lambda authorizer returned: the API key of the
+/// request when the API's key source is `AUTHORIZER`. Authorizers put it in the
+/// request's extensions; the API-key check reads it from there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageIdentifierKey(pub String);
 
 /// The per-request `$context` values.
 #[derive(Debug, Clone, Default)]
@@ -104,6 +124,25 @@ impl RequestContext {
             .split('.')
             .next()
             .unwrap_or(&self.domain_name)
+    }
+
+    /// The part of `uri_path` a route matched: the path without the stage segment an
+    /// `execute-api` URL starts with (the `$default` stage has none). This is the
+    /// resource part of a method ARN (`.../{stage}/{METHOD}/{resource}`).
+    #[must_use]
+    pub fn route_path<'p>(&self, uri_path: &'p str) -> &'p str {
+        let stage = &*self.stage;
+        if stage.is_empty() || stage == "$default" {
+            return uri_path;
+        }
+        match uri_path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(stage))
+        {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => uri_path,
+        }
     }
 
     /// Looks up a `$context` variable by its dotted name (without `context.`).

@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
 use tower::{Layer, Service};
@@ -317,8 +318,16 @@ impl GatewayError {
     /// response's extensions so an outer [`GatewayResponseLayer`] can customise it.
     #[must_use]
     pub fn into_response(self) -> Response<Body> {
+        self.into_response_with()
+    }
+
+    /// [`into_response`](Self::into_response) with any body type that can hold bytes,
+    /// for layers standing in front of services of other frameworks (an axum
+    /// `Router` answers with its own body type).
+    #[must_use]
+    pub fn into_response_with<B: From<Bytes>>(self) -> Response<B> {
         let body = format!("{{\"message\":{}}}", self.message_string());
-        let mut response = Response::new(Body::from(body));
+        let mut response = Response::new(B::from(Bytes::from(body)));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

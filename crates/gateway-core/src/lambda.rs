@@ -154,6 +154,33 @@ impl FunctionRef {
         })
     }
 
+    /// The function an API Gateway invocation URI names
+    /// (`arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations`),
+    /// as integrations and Lambda authorizers write it.
+    ///
+    /// `None` when the URI is not a Lambda URI at all; `Some(Err)` when it is one but
+    /// names no function.
+    #[must_use]
+    pub fn from_invocation_uri(uri: &str) -> Option<Result<Self, String>> {
+        let rest = uri
+            .trim()
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.split_once(':'))
+            .and_then(|(_partition, rest)| rest.strip_prefix("apigateway:"))
+            .and_then(|rest| rest.split_once(':'))
+            .and_then(|(_region, rest)| rest.strip_prefix("lambda:"))?;
+        let function = rest
+            .strip_prefix("path/2015-03-31/functions/")
+            .and_then(|rest| rest.strip_suffix("/invocations"));
+        Some(match function {
+            Some(function) => Self::parse(function),
+            None => Err(format!(
+                "`{uri}` is not a Lambda invocation URI \
+                 (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations)"
+            )),
+        })
+    }
+
     /// The reference as written.
     #[must_use]
     pub fn as_str(&self) -> &str {

@@ -64,6 +64,11 @@ pub struct Api {
     pub request_validators: BTreeMap<String, RequestValidator>,
     /// The validator applied to methods that name none.
     pub default_request_validator: Option<String>,
+    /// Authorizers by name (the security schemes that carry
+    /// `x-amazon-apigateway-authorizer`).
+    pub authorizers: BTreeMap<String, Authorizer>,
+    /// The resource policy (`x-amazon-apigateway-policy`), an IAM policy document.
+    pub policy: Option<serde_json::Value>,
 }
 
 impl Api {
@@ -148,6 +153,79 @@ pub struct Authorization {
     pub authorizer: Option<String>,
     /// OAuth scopes the method requires.
     pub scopes: Vec<String>,
+}
+
+/// What kind of authorizer a security scheme defines (`x-amazon-apigateway-authorizer.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthorizerType {
+    /// A Lambda authorizer given one header's value (`token`).
+    #[default]
+    Token,
+    /// A Lambda authorizer given the request's identity sources (`request`).
+    Request,
+    /// An Amazon Cognito user pool (`cognito_user_pools`), REST APIs.
+    CognitoUserPools,
+    /// A JWT authorizer (`jwt`), HTTP APIs.
+    Jwt,
+}
+
+impl AuthorizerType {
+    /// The name `x-amazon-apigateway-authorizer.type` uses.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Request => "request",
+            Self::CognitoUserPools => "cognito_user_pools",
+            Self::Jwt => "jwt",
+        }
+    }
+
+    /// Whether the authorizer is a Lambda function.
+    #[must_use]
+    pub const fn is_lambda(self) -> bool {
+        matches!(self, Self::Token | Self::Request)
+    }
+}
+
+/// A JWT authorizer's issuer and audiences (`jwtConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JwtConfiguration {
+    /// The `iss` tokens must carry; JWKS are found under it.
+    pub issuer: String,
+    /// Accepted `aud` (or, for access tokens, `client_id`) values.
+    pub audience: Vec<String>,
+}
+
+/// An authorizer: a Lambda authorizer, a Cognito user pool or a JWT issuer, with
+/// the settings of `x-amazon-apigateway-authorizer`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Authorizer {
+    /// The security scheme's name, which methods refer to.
+    pub name: String,
+    /// The kind of authorizer.
+    pub kind: AuthorizerType,
+    /// The Lambda invocation URI (`authorizerUri`).
+    pub uri: Option<String>,
+    /// The role the gateway assumes to invoke the function (`authorizerCredentials`).
+    pub credentials: Option<String>,
+    /// Where the identity comes from, one expression per source, as written:
+    /// `method.request.header.Authorization` (REST) or
+    /// `$request.header.Authorization` (HTTP APIs).
+    pub identity_source: Vec<String>,
+    /// A regex a TOKEN authorizer's token must match before the function is called.
+    pub identity_validation_expression: Option<String>,
+    /// How long a result is cached, 0 to 3,600 seconds (`None`: AWS's default, 300).
+    pub result_ttl_seconds: Option<u32>,
+    /// Cognito user pool ARNs (`providerARNs`).
+    pub provider_arns: Vec<String>,
+    /// A JWT authorizer's issuer and audiences.
+    pub jwt: Option<JwtConfiguration>,
+    /// The payload format of an HTTP API Lambda authorizer (`1.0` or `2.0`).
+    pub payload_format_version: Option<String>,
+    /// Whether an HTTP API Lambda authorizer answers `{"isAuthorized": ...}`.
+    pub enable_simple_responses: bool,
 }
 
 /// A route: a resource path and a method, with the method's settings and its integration.

@@ -311,7 +311,7 @@ pub(crate) fn lambda_function(
     variables: &StageVariables,
 ) -> Option<Result<FunctionRef, String>> {
     let template = StageTemplate::parse(uri);
-    let function = crate::lambda::invocation_function(&template.render(variables))?;
+    let function = FunctionRef::from_invocation_uri(&template.render(variables))?;
     Some(function.map_err(|reason| {
         if template.variables().next().is_some() {
             format!("{reason} (after substituting stage variables)")

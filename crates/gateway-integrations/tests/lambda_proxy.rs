@@ -509,6 +509,7 @@ async fn http_api_v2_events_have_the_documented_shape() {
             .as_object()
             .unwrap()
             .clone(),
+        scopes: Some(vec!["scope1".to_owned(), "scope2".to_owned()]),
     };
     let req = Request::builder()
         .method(Method::POST)
@@ -532,11 +533,8 @@ async fn http_api_v2_events_have_the_documented_shape() {
     let differences = shape_differences(
         &fixture("payload-v2.json"),
         &ours,
-        // Mutual TLS only, and scopes the gateway's JWT claims do not carry.
-        &[
-            "requestContext.authentication",
-            "requestContext.authorizer.jwt.scopes",
-        ],
+        // Mutual TLS only.
+        &["requestContext.authentication"],
         &["headers", "queryStringParameters"],
         &[],
     );

@@ -129,6 +129,7 @@ fn request_context(spec: Option<&Json>) -> RequestContext {
                 .map(str::to_owned),
             claims: object("claims"),
             context: object("context"),
+            scopes: None,
         };
     }
     ctx

@@ -677,7 +677,7 @@ impl Serialize for V2Authorizer<'_> {
         let authorizer = &self.0.authorizer;
         let mut map = serializer.serialize_map(None)?;
         if !authorizer.claims.is_empty() {
-            map.serialize_entry("jwt", &Jwt(&authorizer.claims))?;
+            map.serialize_entry("jwt", &Jwt(authorizer))?;
         }
         if authorizer.principal_id.is_some() || !authorizer.context.is_empty() {
             map.serialize_entry("lambda", &LambdaContext(authorizer))?;
@@ -689,14 +689,13 @@ impl Serialize for V2Authorizer<'_> {
     }
 }
 
-struct Jwt<'c>(&'c serde_json::Map<String, serde_json::Value>);
+struct Jwt<'c>(&'c AuthorizerContext);
 
 impl Serialize for Jwt<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let none: Option<&str> = None;
         let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("claims", &Claims(self.0))?;
-        map.serialize_entry("scopes", &none)?;
+        map.serialize_entry("claims", &Claims(&self.0.claims))?;
+        map.serialize_entry("scopes", &self.0.scopes)?;
         map.end()
     }
 }

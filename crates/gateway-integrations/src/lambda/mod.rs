@@ -121,4 +121,4 @@ mod output;
 mod service;
 
 pub use in_process::{Functions, InProcessFunction};
-pub(crate) use service::{LambdaProxyIntegration, error_message, invocation_function};
+pub(crate) use service::{LambdaProxyIntegration, error_message};

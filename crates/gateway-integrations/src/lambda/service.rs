@@ -176,7 +176,7 @@ impl LambdaProxyIntegration {
 /// or, for HTTP APIs, a function name or ARN.
 fn function_of(uri: &str, http_api: bool) -> Result<FunctionRef, String> {
     let uri = uri.trim();
-    if let Some(function) = invocation_function(uri) {
+    if let Some(function) = FunctionRef::from_invocation_uri(uri) {
         return function;
     }
     if !http_api || uri.starts_with("arn:") && uri.contains(":apigateway:") {
@@ -186,30 +186,6 @@ fn function_of(uri: &str, http_api: bool) -> Result<FunctionRef, String> {
         ));
     }
     FunctionRef::parse(uri)
-}
-
-/// The function a Lambda invocation URI names
-/// (`arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function}/invocations`):
-/// `None` when the URI is not an API Gateway ARN for Lambda, an error when it is one
-/// that names no function.
-pub(crate) fn invocation_function(uri: &str) -> Option<Result<FunctionRef, String>> {
-    let rest = uri
-        .trim()
-        .strip_prefix("arn:")
-        .and_then(|rest| rest.split_once(':'))
-        .and_then(|(_partition, rest)| rest.strip_prefix("apigateway:"))
-        .and_then(|rest| rest.split_once(':'))
-        .and_then(|(_region, rest)| rest.strip_prefix("lambda:"))?;
-    let function = rest
-        .strip_prefix("path/2015-03-31/functions/")
-        .and_then(|rest| rest.strip_suffix("/invocations"));
-    Some(match function {
-        Some(function) => FunctionRef::parse(function),
-        None => Err(format!(
-            "`{uri}` is not a Lambda invocation URI \
-             (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations)"
-        )),
-    })
 }
 
 impl LambdaProxy {
