@@ -52,9 +52,19 @@
 //!   names (`#/components/schemas/NAME`, or a generated name for an inline schema,
 //!   which is added to the models). Responses → method responses with their
 //!   `method.response.header.NAME` headers. Local `$ref`s to `components` are followed.
-//! - `security` (the operation's, else the root's) → the method's authorization type,
-//!   authorizer name and scopes, and `api_key_required` for the `x-api-key` scheme;
+//! - Security schemes with `x-amazon-apigateway-authorizer` → [`Authorizer`]s in
+//!   `Api.authorizers`, by scheme name: Lambda `token` and `request` authorizers,
+//!   Cognito user pools (REST APIs) and JWT issuers (HTTP APIs), with their identity
+//!   sources, cache TTL, validation expression, user pool ARNs, issuer and audiences,
+//!   payload format version and simple responses. Settings AWS would refuse (a
+//!   missing URI, issuer, audience or user pool, a TTL outside 0–3600, an authorizer
+//!   type the protocol does not have, malformed identity sources) fail the load.
+//! - `security` (the operation's, else the root's) → the method's authorization type
+//!   (`CUSTOM` for Lambda authorizers), authorizer name and scopes (kept for Cognito
+//!   and JWT authorizers), and `api_key_required` for the `x-api-key` scheme;
 //!   `x-amazon-apigateway-auth` overrides it.
+//! - `x-amazon-apigateway-policy` → `Api.policy`, the resource policy as JSON, once its
+//!   outline is checked (statements with an `Effect` of `Allow` or `Deny`).
 //! - `x-amazon-apigateway-integration` (also by `$ref` to
 //!   `components.x-amazon-apigateway-integrations`) → the [`Integration`], with its
 //!   integration responses in document order.
@@ -69,7 +79,8 @@
 //! What the gateway cannot honour yet but can live without is a [`Warning`]: every
 //! `x-amazon-apigateway-*` extension that is not mapped (known ones "not supported
 //! yet", unknown ones "unknown extension"), unknown fields inside the AWS objects that
-//! are mapped, authorizer settings, security schemes with no API Gateway meaning, and
+//! are mapped, authorizer settings that do not apply to the authorizer's type or the
+//! API's protocol, security schemes with no API Gateway meaning, and
 //! methods without an integration (kept with `integration: None`; the gateway answers
 //! them with 500). Nothing is skipped silently. Each warning names the file, a dotted
 //! location such as `paths./pets.get.x-amazon-apigateway-integration.tlsConfig`, and
@@ -81,6 +92,7 @@
 //! otherwise), then the problem.
 //!
 //! [`Route`]: gateway_core::model::Route
+//! [`Authorizer`]: gateway_core::model::Authorizer
 //! [`Integration`]: gateway_core::model::Integration
 
 pub mod import;

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gateway_core::model::{ApiProtocol, AuthorizationType, IntegrationType, Route, RouteMethod};
+use gateway_core::model::{
+    ApiProtocol, AuthorizationType, AuthorizerType, IntegrationType, JwtConfiguration, Route,
+    RouteMethod,
+};
 use gateway_openapi::{LoadError, LoadOptions, Loaded, load_file};
 use http::Method;
 
@@ -120,13 +123,7 @@ fn warnings_name_their_locations() {
         [
             "tags[0].x-amazon-apigateway-tag-value",
             "x-amazon-apigateway-cors",
-            "components.securitySchemes.jwt-auth.x-amazon-apigateway-authorizer",
         ]
-    );
-    assert!(
-        loaded.warnings[2]
-            .message
-            .contains("authorizer settings are not supported yet")
     );
     assert!(
         loaded
@@ -137,7 +134,27 @@ fn warnings_name_their_locations() {
 }
 
 #[test]
-fn forcing_rest_applies_rest_limits() {
+fn the_jwt_authorizer_is_configured() {
+    let api = load().api;
+    let authorizer = &api.authorizers["jwt-auth"];
+    assert_eq!(authorizer.kind, AuthorizerType::Jwt);
+    assert_eq!(
+        authorizer.identity_source,
+        ["$request.header.Authorization"]
+    );
+    assert_eq!(
+        authorizer.jwt,
+        Some(JwtConfiguration {
+            issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1".to_owned(),
+            audience: vec!["pets-client".to_owned()],
+        })
+    );
+    assert_eq!(api.authorizers.len(), 1);
+    assert_eq!(api.policy, None);
+}
+
+#[test]
+fn forcing_rest_applies_rest_rules() {
     let options = LoadOptions {
         protocol: Some(ApiProtocol::Rest),
         ..LoadOptions::default()
@@ -145,11 +162,14 @@ fn forcing_rest_applies_rest_limits() {
     let err = load_file(&fixture("pets-http.json"), &options).unwrap_err();
     assert!(
         matches!(err, LoadError::Invalid { ref location, .. }
-            if location == "paths./pets.get.x-amazon-apigateway-integration.timeoutInMillis"),
+            if location == "components.securitySchemes.jwt-auth.x-amazon-apigateway-authorizer.type"),
         "{err:?}"
     );
     let message = err.to_string();
-    assert!(message.contains("50 to 29000 milliseconds"), "{message}");
+    assert!(
+        message.contains("`jwt` authorizers belong to HTTP APIs"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -162,6 +182,6 @@ fn strict_mode_lists_every_warning() {
     let LoadError::Strict { warnings, .. } = &err else {
         panic!("expected a strict-mode error, got {err}");
     };
-    assert_eq!(warnings.len(), 3);
-    assert!(err.to_string().contains("2 more"), "{err}");
+    assert_eq!(warnings.len(), 2);
+    assert!(err.to_string().contains("1 more"), "{err}");
 }

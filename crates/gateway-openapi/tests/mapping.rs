@@ -602,13 +602,24 @@ components:
     assert_eq!(auth("/forced").authorizer, None);
 
     assert_eq!(
+        api.authorizers.keys().collect::<Vec<_>>(),
+        ["token-auth"],
+        "only x-amazon-apigateway-authorizer defines authorizers"
+    );
+    // An authtype alone labels an authorizer without defining it.
+    assert_eq!(
         locations(&loaded),
-        ["components.securitySchemes.token-auth.x-amazon-apigateway-authorizer"]
+        [
+            "components.securitySchemes.my-authorizer.x-amazon-apigateway-authtype",
+            "components.securitySchemes.pool.x-amazon-apigateway-authtype",
+        ]
     );
     assert!(
         loaded.warnings[0]
             .message
-            .starts_with("authorizer settings are not supported yet")
+            .contains("has no x-amazon-apigateway-authorizer to define it"),
+        "{}",
+        loaded.warnings[0].message
     );
 }
 

@@ -5,9 +5,11 @@ use gateway_openapi::{LoadOptions, load_str};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-const FIXTURES: [&str; 5] = [
+const FIXTURES: [&str; 7] = [
     include_str!("fixtures/petstore-rest.yaml"),
     include_str!("fixtures/pets-http.json"),
+    include_str!("fixtures/authorizers-rest.yaml"),
+    include_str!("fixtures/authorizers-http.json"),
     include_str!("fixtures/broken-type.yaml"),
     include_str!("fixtures/broken-gateway-response.yaml"),
     include_str!("fixtures/broken-conflicting-params.yaml"),
@@ -69,6 +71,20 @@ const WORDS: &[&str] = &[
     "x-amazon-apigateway-authorizer",
     "token",
     "jwt",
+    "request",
+    "authorizerUri",
+    "identitySource",
+    "method.request.header.A",
+    "authorizerResultTtlInSeconds",
+    "providerARNs",
+    "jwtConfiguration",
+    "issuer",
+    "audience",
+    "authorizerPayloadFormatVersion",
+    "enableSimpleResponses",
+    "Statement",
+    "Effect",
+    "Allow",
     "x-amazon-apigateway-integration",
     "x-amazon-apigateway-integrations",
     "uri",

@@ -9,7 +9,7 @@ use gateway_core::model::{
     ApiKeySource, ApiProtocol, Authorization, Integration, IntegrationResponse, IntegrationType,
     MethodResponse, PassthroughBehavior, RequestValidator, Route, RouteMethod,
 };
-use gateway_openapi::{LoadError, LoadOptions, Loaded, load_file, load_str};
+use gateway_openapi::{LoadOptions, Loaded, load_file, load_str};
 use http::{Method, StatusCode};
 
 fn fixture(name: &str) -> PathBuf {
@@ -321,47 +321,33 @@ fn get_pet_maps_its_path_parameter() {
 }
 
 #[test]
-fn the_policy_is_the_only_warning() {
+fn the_resource_policy_is_kept_as_written() {
     let loaded = load();
-    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
-    let warning = &loaded.warnings[0];
-    assert!(
-        warning.file.ends_with("petstore-rest.yaml"),
-        "{}",
-        warning.file
+    assert_eq!(
+        loaded.api.policy,
+        Some(serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "execute-api:Invoke",
+                "Resource": "execute-api:/*"
+            }]
+        }))
     );
-    assert_eq!(warning.location, "x-amazon-apigateway-policy");
-    assert!(
-        warning.message.contains("not supported yet"),
-        "{}",
-        warning.message
-    );
-    assert!(
-        warning
-            .to_string()
-            .ends_with("petstore-rest.yaml: x-amazon-apigateway-policy: `x-amazon-apigateway-policy` (resource policies) is not supported yet and is ignored"),
-        "{warning}"
-    );
+    assert!(loaded.api.authorizers.is_empty());
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
 #[test]
-fn strict_mode_turns_the_policy_warning_into_an_error() {
+fn strict_mode_accepts_the_export() {
     let options = LoadOptions {
         strict: true,
         ..LoadOptions::default()
     };
-    let err = load_file(&fixture("petstore-rest.yaml"), &options).unwrap_err();
-    let LoadError::Strict { warnings, .. } = &err else {
-        panic!("expected a strict-mode error, got {err}");
-    };
-    assert_eq!(warnings.len(), 1);
-    assert_eq!(warnings[0].location, "x-amazon-apigateway-policy");
-    let message = err.to_string();
-    assert!(
-        message.contains("petstore-rest.yaml: x-amazon-apigateway-policy: "),
-        "{message}"
-    );
-    assert!(message.contains("strict mode"), "{message}");
+    let strict =
+        load_file(&fixture("petstore-rest.yaml"), &options).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(strict, load());
 }
 
 #[test]
@@ -372,8 +358,7 @@ fn the_same_document_in_json_maps_to_the_same_api() {
     let from_yaml = load_str(&text, "petstore.yaml", &LoadOptions::default()).unwrap();
     let from_json = load_str(&json, "petstore.json", &LoadOptions::default()).unwrap();
     assert_eq!(from_yaml.api, from_json.api);
-    assert_eq!(from_json.warnings.len(), 1);
-    assert_eq!(from_json.warnings[0].file, "petstore.json");
+    assert!(from_json.warnings.is_empty(), "{:?}", from_json.warnings);
 }
 
 fn yaml_to_json(text: &str) -> serde_json::Value {

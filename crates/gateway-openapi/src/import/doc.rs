@@ -70,6 +70,9 @@ pub(crate) struct Document {
     pub(crate) request_validator: Option<String>,
     #[serde(rename = "x-amazon-apigateway-importexport-version")]
     pub(crate) importexport_version: Option<Text>,
+    /// The resource policy, kept as JSON; its shape is checked by the mapper.
+    #[serde(rename = "x-amazon-apigateway-policy")]
+    pub(crate) policy: Option<Value>,
 }
 
 /// `info`.
@@ -190,8 +193,50 @@ pub(crate) struct SecurityScheme {
     #[serde(rename = "x-amazon-apigateway-authtype")]
     pub(crate) authtype: Option<String>,
     #[serde(rename = "x-amazon-apigateway-authorizer")]
-    pub(crate) authorizer: Option<Value>,
+    pub(crate) authorizer: Option<AuthorizerDoc>,
 }
+
+/// `x-amazon-apigateway-authorizer`: a Lambda, Cognito user pool or JWT authorizer.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct AuthorizerDoc {
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<String>,
+    #[serde(rename = "authorizerUri")]
+    pub(crate) uri: Option<Uri>,
+    #[serde(rename = "authorizerCredentials")]
+    pub(crate) credentials: Option<String>,
+    /// A comma-separated string (as REST APIs write it) or a list (as HTTP APIs may).
+    #[serde(rename = "identitySource")]
+    pub(crate) identity_source: Option<Strings>,
+    #[serde(rename = "identityValidationExpression")]
+    pub(crate) identity_validation_expression: Option<String>,
+    /// A number, though AWS's reference types it as a string; both are read.
+    #[serde(rename = "authorizerResultTtlInSeconds")]
+    pub(crate) result_ttl_seconds: Option<Text>,
+    #[serde(rename = "providerARNs")]
+    pub(crate) provider_arns: Option<Strings>,
+    #[serde(rename = "jwtConfiguration")]
+    pub(crate) jwt_configuration: Option<JwtConfigurationDoc>,
+    #[serde(rename = "authorizerPayloadFormatVersion")]
+    pub(crate) payload_format_version: Option<Text>,
+    #[serde(rename = "enableSimpleResponses")]
+    pub(crate) enable_simple_responses: Option<bool>,
+    #[serde(flatten)]
+    pub(crate) other: Other,
+}
+
+/// An authorizer's `jwtConfiguration`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct JwtConfigurationDoc {
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<Strings>,
+    #[serde(flatten)]
+    pub(crate) other: Other,
+}
+
+/// One string or a list of strings, as written (a single string is a list of one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Strings(pub(crate) Vec<String>);
 
 /// `x-amazon-apigateway-integration`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -338,6 +383,42 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringsVisitor;
+
+        impl<'de> Visitor<'de> for StringsVisitor {
+            type Value = Strings;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Strings, E> {
+                Ok(Strings(vec![v.to_owned()]))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Strings, E> {
+                Ok(Strings(vec![v]))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Strings, E> {
+                Ok(Strings::default())
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Strings, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(Strings(items))
+            }
+        }
+
+        deserializer.deserialize_any(StringsVisitor)
+    }
+}
+
 impl<'de> Deserialize<'de> for Uri {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct UriVisitor;
@@ -440,6 +521,18 @@ mod tests {
         let t: Text = yaml_serde::from_str("'404'").unwrap();
         assert_eq!(t.0, "404");
         assert!(serde_json::from_str::<Text>("[1]").is_err());
+    }
+
+    #[test]
+    fn strings_are_one_string_or_a_list() {
+        let s: Strings = yaml_serde::from_str("a, b").unwrap();
+        assert_eq!(s.0, ["a, b"]);
+        let s: Strings = serde_json::from_str(r#"["a", "b"]"#).unwrap();
+        assert_eq!(s.0, ["a", "b"]);
+        let s: Strings = yaml_serde::from_str("~").unwrap();
+        assert!(s.0.is_empty());
+        assert!(serde_json::from_str::<Strings>("[1]").is_err());
+        assert!(serde_json::from_str::<Strings>("{}").is_err());
     }
 
     #[test]

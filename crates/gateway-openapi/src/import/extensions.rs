@@ -14,8 +14,7 @@ use super::doc::METHOD_KEYS;
 pub(crate) const PREFIX: &str = "x-amazon-apigateway-";
 
 /// API Gateway extensions this importer does not map yet, with what they configure.
-pub(crate) const NOT_SUPPORTED_YET: [(&str, &str); 8] = [
-    ("x-amazon-apigateway-policy", "resource policies"),
+pub(crate) const NOT_SUPPORTED_YET: [(&str, &str); 7] = [
     (
         "x-amazon-apigateway-minimum-compression-size",
         "payload compression",
@@ -78,6 +77,7 @@ fn handled(place: Place) -> &'static [&'static str] {
             "x-amazon-apigateway-request-validators",
             "x-amazon-apigateway-request-validator",
             "x-amazon-apigateway-importexport-version",
+            "x-amazon-apigateway-policy",
         ],
         Place::PathItem => &["x-amazon-apigateway-any-method"],
         Place::Operation => &[
@@ -213,6 +213,7 @@ mod tests {
         let doc = json!({
             "x-amazon-apigateway-gateway-responses": {"DEFAULT_4XX": {"x-amazon-apigateway-foo": 1}},
             "x-amazon-apigateway-importexport-version": "1.0",
+            "x-amazon-apigateway-policy": {"Version": "2012-10-17", "Statement": []},
             "paths": {"/a": {
                 "x-amazon-apigateway-any-method": {
                     "x-amazon-apigateway-integration": {"type": "mock"},
@@ -234,7 +235,7 @@ mod tests {
     #[test]
     fn other_extensions_are_reported_where_they_are() {
         let doc = json!({
-            "x-amazon-apigateway-policy": {"Version": "2012-10-17"},
+            "x-amazon-apigateway-minimum-compression-size": 1024,
             "servers": [{"url": "/", "x-amazon-apigateway-endpoint-configuration": {}}],
             "tags": [{"name": "t", "x-amazon-apigateway-tag-value": "v"}],
             "x-amazon-apigateway-integration": {},
@@ -248,8 +249,8 @@ mod tests {
             found,
             vec![
                 (
-                    "x-amazon-apigateway-policy".to_owned(),
-                    "`x-amazon-apigateway-policy` (resource policies) is not supported yet and is ignored".to_owned()
+                    "x-amazon-apigateway-minimum-compression-size".to_owned(),
+                    "`x-amazon-apigateway-minimum-compression-size` (payload compression) is not supported yet and is ignored".to_owned()
                 ),
                 (
                     "servers[0].x-amazon-apigateway-endpoint-configuration".to_owned(),

@@ -1,7 +1,8 @@
 //! From a checked document to the gateway's API model.
 //!
-//! [`Mapper`] walks the typed document once; security lives in [`security`] and
-//! integrations in [`integration`].
+//! [`Mapper`] walks the typed document once; security (authorizers, method
+//! authorization and the resource policy) lives in [`security`] and integrations in
+//! [`integration`].
 
 use std::collections::BTreeMap;
 
@@ -108,7 +109,9 @@ impl<'a> Mapper<'a> {
         }
         let api_key_source = self.api_key_source()?;
         let gateway_responses = self.gateway_responses()?;
-        self.security_schemes()?;
+        let authorizers = self.security_schemes()?;
+        self.check_api_key_source(api_key_source, &authorizers);
+        let policy = self.policy()?;
         let routes = self.routes(&request_validators)?;
 
         let api = Api {
@@ -124,6 +127,8 @@ impl<'a> Mapper<'a> {
             models: self.models,
             request_validators,
             default_request_validator: doc.request_validator.clone(),
+            authorizers,
+            policy,
         };
         Ok((api, self.warnings))
     }
