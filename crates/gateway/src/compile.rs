@@ -8,9 +8,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use gateway_auth::ApiScope;
+use gateway_auth::api_key::ApiKeyStore;
+use gateway_auth::jwt::{JwtAuthorizer, JwtConfig};
+use gateway_auth::lambda::LambdaAuthorizer;
+use gateway_auth::policy::Policy;
+use gateway_auth::route::{MethodAuthorizer, NetworkHeaders, RouteAuthLayer};
+use gateway_auth::sigv4::Verifier;
 use gateway_core::error::GatewayResponses;
 use gateway_core::lambda::SharedInvoker;
-use gateway_core::model::{Api, ApiProtocol, Route};
+use gateway_core::model::{Api, ApiProtocol, AuthorizationType, AuthorizerType, Route};
 use gateway_core::observe::access_log::{AccessLogFormat, AccessLogSink};
 use gateway_core::observe::metrics::{MethodLabels, MetricsRegistry, RouteMetrics};
 use gateway_core::router::{MatchMode, Router};
@@ -19,6 +26,7 @@ use gateway_core::{Body, GatewayError, GatewayResponseType};
 use gateway_integrations::aws::AwsConfig;
 use gateway_integrations::{CompileContext, HttpClient, IntegrationService};
 use http::{HeaderName, Request, Response};
+use tower::Layer as _;
 use tower::util::BoxCloneSyncService;
 
 /// Why a stage could not be compiled.
@@ -39,6 +47,15 @@ pub enum CompileError {
         api: String,
         /// The integration's error.
         source: gateway_integrations::CompileError,
+    },
+    /// The resource policy or an authorizer is invalid (or cannot be served, in
+    /// strict mode).
+    #[error("API `{api}`: {message}")]
+    Authorization {
+        /// The API id.
+        api: String,
+        /// What is wrong, naming the policy or the authorizer.
+        message: String,
     },
     /// The gateway responses are invalid.
     #[error("API `{api}`: x-amazon-apigateway-gateway-responses: {message}")]
@@ -67,6 +84,32 @@ pub struct StageCompileContext<'a> {
     pub metrics: &'a MetricsRegistry,
     /// Refuse unsupported integrations instead of answering 500 for them.
     pub strict: bool,
+    /// What authorizers check against.
+    pub auth: &'a StageAuth,
+}
+
+/// What the authorization of every stage shares: keys, IAM callers, JWKS
+/// locations and the network headers, built once per (re)load.
+#[derive(Debug, Clone)]
+pub struct StageAuth {
+    /// The region of method ARNs and of SigV4 credential scopes.
+    pub region: String,
+    /// API keys for methods with `apiKeyRequired`.
+    pub api_keys: Arc<dyn ApiKeyStore>,
+    /// Verifies the signatures of `AWS_IAM` requests.
+    pub verifier: Arc<Verifier>,
+    /// JWKS URLs by issuer, used instead of the issuer's own.
+    pub jwks_urls: std::collections::BTreeMap<String, String>,
+    /// Headers carrying `aws:SourceVpc` / `aws:SourceVpce`.
+    pub network: NetworkHeaders,
+}
+
+/// The authorization pieces of one compiled variant, shared by its routes.
+struct VariantAuth {
+    scope: ApiScope,
+    policy: Option<Policy>,
+    /// Authorizers by name; `Err` holds why the authorizer cannot serve.
+    authorizers: HashMap<String, Result<MethodAuthorizer, String>>,
 }
 
 /// One route, compiled.
@@ -189,10 +232,12 @@ pub fn compile_variant(
                 message,
             }
         })?;
+    let auth = compile_auth(api, &variables, ctx)?;
     let mut router = Router::new(mode);
     let mut resource_ids: HashMap<&str, Arc<str>> = HashMap::new();
     for route in &api.routes {
         let service = compile_route(api, route, &variables, ctx)?;
+        let service = authorize_route(api, route, &auth, ctx, service)?;
         let resource_id = Arc::clone(
             resource_ids
                 .entry(route.path.as_str())
@@ -266,6 +311,146 @@ fn compile_route(
             source,
         }),
     }
+}
+
+/// Compiles an API's resource policy and its authorizers for one stage.
+fn compile_auth(
+    api: &Api,
+    variables: &StageVariables,
+    ctx: &StageCompileContext<'_>,
+) -> Result<VariantAuth, CompileError> {
+    let scope = ApiScope::new(
+        ctx.auth.region.as_str(),
+        ctx.account_id,
+        api.id.as_str(),
+        ctx.stage,
+    );
+    let refuse = |message: String| CompileError::Authorization {
+        api: api.id.clone(),
+        message,
+    };
+    // HTTP APIs have no resource policies (the importer warns and drops them).
+    let policy = match (&api.policy, api.protocol) {
+        (Some(document), ApiProtocol::Rest) => Some(
+            Policy::for_api(document, &scope.api_arn())
+                .map_err(|e| refuse(format!("x-amazon-apigateway-policy: {e}")))?,
+        ),
+        _ => None,
+    };
+    let mut authorizers = HashMap::new();
+    for (name, authorizer) in &api.authorizers {
+        let compiled = match authorizer.kind {
+            AuthorizerType::Token | AuthorizerType::Request => match ctx.invoker {
+                Some(invoker) => Ok(MethodAuthorizer::Lambda(
+                    LambdaAuthorizer::builder(authorizer, api.protocol, Arc::clone(invoker))
+                        .scope(scope.clone())
+                        .stage_variables(variables.clone())
+                        .build()
+                        .map_err(|e| refuse(format!("authorizer `{name}`: {e}")))?,
+                )),
+                None => Err(format!(
+                    "authorizer `{name}` calls a Lambda function, but no function invoker is \
+                     configured (aws.endpoints.lambda, or functions given in code)"
+                )),
+            },
+            AuthorizerType::CognitoUserPools | AuthorizerType::Jwt => {
+                let mut config = JwtConfig::from_model(authorizer, api.protocol)
+                    .map_err(|e| refuse(format!("authorizer `{name}`: {e}")))?;
+                let issuers: Vec<String> = config.issuers().map(str::to_owned).collect();
+                for issuer in &issuers {
+                    if let Some(url) = ctx.auth.jwks_urls.get(issuer) {
+                        config = config.jwks_url(issuer, url.clone());
+                    }
+                }
+                JwtAuthorizer::new(config)
+                    .map(|authorizer| MethodAuthorizer::Jwt {
+                        authorizer,
+                        scopes: Arc::from([]),
+                    })
+                    .map_err(|e| format!("authorizer `{name}`: {e} (see auth.jwks_urls)"))
+            }
+        };
+        if let Err(message) = &compiled
+            && ctx.strict
+        {
+            return Err(refuse(message.clone()));
+        }
+        authorizers.insert(name.clone(), compiled);
+    }
+    Ok(VariantAuth {
+        scope,
+        policy,
+        authorizers,
+    })
+}
+
+/// Wraps a route's service in its authorization: the resource policy, the
+/// method's authorizer and its API key, when it has any of them.
+fn authorize_route(
+    api: &Api,
+    route: &Route,
+    auth: &VariantAuth,
+    ctx: &StageCompileContext<'_>,
+    service: IntegrationService,
+) -> Result<IntegrationService, CompileError> {
+    let mut layer = RouteAuthLayer::new(auth.scope.clone()).network(ctx.auth.network.clone());
+    if let Some(policy) = &auth.policy {
+        layer = layer.resource_policy(policy.clone());
+    }
+    let authorization = &route.authorization;
+    let authorizer = match authorization.kind {
+        AuthorizationType::None => MethodAuthorizer::None,
+        AuthorizationType::AwsIam => MethodAuthorizer::Iam(Arc::clone(&ctx.auth.verifier)),
+        AuthorizationType::Custom
+        | AuthorizationType::CognitoUserPools
+        | AuthorizationType::Jwt => {
+            let name = authorization.authorizer.as_deref().unwrap_or_default();
+            match auth.authorizers.get(name) {
+                Some(Ok(MethodAuthorizer::Jwt { authorizer, .. })) => MethodAuthorizer::Jwt {
+                    authorizer: authorizer.clone(),
+                    scopes: authorization.scopes.clone().into(),
+                },
+                Some(Ok(authorizer)) => authorizer.clone(),
+                Some(Err(message)) => {
+                    tracing::warn!(api = %api.id, route = %route.route_key(), %message,
+                        "route answers 500 until its authorizer can be served");
+                    return Ok(authorizer_error_service());
+                }
+                None => {
+                    let message = format!(
+                        "route `{}` names authorizer `{name}`, which the API does not define",
+                        route.route_key()
+                    );
+                    if ctx.strict {
+                        return Err(CompileError::Authorization {
+                            api: api.id.clone(),
+                            message,
+                        });
+                    }
+                    tracing::warn!(api = %api.id, %message, "route answers 500");
+                    return Ok(authorizer_error_service());
+                }
+            }
+        }
+    };
+    layer = layer.authorizer(authorizer);
+    if route.api_key_required {
+        layer = layer.api_key(Arc::clone(&ctx.auth.api_keys), api.api_key_source);
+    }
+    if layer.is_empty() {
+        return Ok(service);
+    }
+    Ok(BoxCloneSyncService::new(layer.layer(service)))
+}
+
+/// A service answering AUTHORIZER_CONFIGURATION_ERROR, for routes whose
+/// authorizer cannot be served.
+fn authorizer_error_service() -> IntegrationService {
+    BoxCloneSyncService::new(tower::service_fn(|_req: Request<Body>| async {
+        Ok::<Response<Body>, gateway_core::BoxError>(
+            GatewayError::new(GatewayResponseType::AuthorizerConfigurationError).into_response(),
+        )
+    }))
 }
 
 /// A service answering API_CONFIGURATION_ERROR, for routes that cannot be served.

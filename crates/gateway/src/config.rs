@@ -87,6 +87,9 @@ pub struct Config {
     /// How AWS integrations and Lambda functions are reached.
     #[serde(default)]
     pub aws: AwsSettings,
+    /// API keys, IAM callers, JWKS locations and trusted network headers.
+    #[serde(default)]
+    pub auth: AuthSettings,
     /// The APIs served.
     pub apis: Vec<ApiConfig>,
     /// Custom domain names.
@@ -121,6 +124,56 @@ pub struct AwsSettings {
     /// for `sam local start-lambda`).
     #[serde(default)]
     pub lambda_function_names: LambdaFunctionNames,
+}
+
+/// What the gateway's authorizers check against: the API keys methods with
+/// `apiKeyRequired` accept, the IAM callers `AWS_IAM` methods accept, where JWT
+/// and Cognito authorizers find their issuers' keys, and which request headers a
+/// trusted front proxy fills with `aws:SourceVpc` / `aws:SourceVpce`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// API keys. A key without `value` gets a generated one, kept across reloads
+    /// for as long as an entry of the same `name` exists.
+    #[serde(default)]
+    pub api_keys: Vec<gateway_auth::api_key::ApiKeyConfig>,
+    /// IAM callers: the access keys `AWS_IAM` methods accept, with the identity
+    /// policies that say what each may invoke.
+    #[serde(default)]
+    pub iam: Vec<IamCallerConfig>,
+    /// JWKS URLs by issuer, fetched instead of the issuer's own discovery (keys are
+    /// fetched over plain HTTP, so `https://` issuers such as Cognito user pools
+    /// need an entry here).
+    #[serde(default)]
+    pub jwks_urls: BTreeMap<String, String>,
+    /// A request header holding the caller's VPC id (`aws:SourceVpc`), set by a
+    /// trusted proxy in front of the gateway.
+    #[serde(default)]
+    pub source_vpc_header: Option<String>,
+    /// A request header holding the caller's VPC endpoint id (`aws:SourceVpce`).
+    #[serde(default)]
+    pub source_vpce_header: Option<String>,
+}
+
+/// An IAM caller (a user or a role session) accepted by `AWS_IAM` methods.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamCallerConfig {
+    /// The access key id requests are signed with.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The session token temporary credentials carry.
+    #[serde(default)]
+    pub session_token: Option<String>,
+    /// The caller's ARN (`arn:aws:iam::ACCOUNT:user/NAME`).
+    pub arn: String,
+    /// The caller's account; taken from the ARN when absent.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// Identity policies (IAM policy documents) granting `execute-api:Invoke`.
+    #[serde(default)]
+    pub policies: Vec<serde_json::Value>,
 }
 
 /// The function name sent to the Lambda Invoke API.

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
+use gateway_auth::api_key::InMemoryApiKeyStore;
+use gateway_auth::policy::Policy;
+use gateway_auth::route::NetworkHeaders;
+use gateway_auth::sigv4::{Credential, InMemoryCredentials, Verifier};
 use gateway_core::context::TrustedProxies;
 use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::ApiProtocol;
@@ -27,10 +31,11 @@ use gateway_integrations::aws::{
 };
 use gateway_integrations::lambda::Functions;
 use gateway_openapi::{LoadOptions, Warning};
+use http::HeaderName;
 use serde_json::json;
 
 use crate::compile::{
-    AccessLog, CompiledCanary, CompiledStage, StageCompileContext, compile_variant,
+    AccessLog, CompiledCanary, CompiledStage, StageAuth, StageCompileContext, compile_variant,
 };
 use crate::config::{
     AccessLogConfig, CanaryConfig, Config, ConfigError, LambdaFunctionNames, Protocol,
@@ -120,12 +125,17 @@ struct Inner {
     invoker: Option<SharedInvoker>,
     functions: Vec<(String, SharedInvoker)>,
     sinks: Mutex<HashMap<String, Arc<dyn AccessLogSink>>>,
+    /// Ids and values generated for configured API keys that give none, by key
+    /// name, so that a reload keeps them.
+    generated_keys: Mutex<HashMap<String, (String, String)>>,
 }
 
-/// What routes use to reach AWS, built from the configuration on each (re)load.
+/// What routes use to reach AWS and authorize callers, built from the
+/// configuration on each (re)load.
 struct Outbound {
     aws: AwsConfig,
     invoker: Option<SharedInvoker>,
+    auth: StageAuth,
 }
 
 /// Builds a [`Gateway`] with parts that come from code rather than the
@@ -206,6 +216,7 @@ impl Gateway {
                 invoker: builder.invoker,
                 functions: builder.functions,
                 sinks: Mutex::new(HashMap::new()),
+                generated_keys: Mutex::new(HashMap::new()),
             }),
         };
         let report = gateway.apply(config)?;
@@ -250,6 +261,22 @@ impl Gateway {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The API keys of the configuration being served (with the values generated
+    /// for entries that give none).
+    #[must_use]
+    pub fn api_keys(&self) -> Vec<Arc<gateway_auth::api_key::ApiKey>> {
+        let mut keys = self
+            .inner
+            .table
+            .load()
+            .api_keys
+            .as_ref()
+            .map(|store| store.list())
+            .unwrap_or_default();
+        keys.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        keys
     }
 
     /// Re-reads the configuration file and redeploys what changed. On any error the
@@ -484,6 +511,7 @@ impl Gateway {
             ..DispatchTable::default()
         };
         let outbound = self.outbound(config)?;
+        table.api_keys = Some(Arc::clone(&outbound.auth.api_keys));
         let mut by_name: HashMap<(&str, &str), Arc<CompiledStage>> = HashMap::new();
         for api_config in &config.apis {
             let Some(api_state) = state.apis.get(&api_config.name) else {
@@ -618,7 +646,114 @@ impl Gateway {
             }
             Some(functions.shared())
         };
-        Ok(Outbound { aws, invoker })
+        let auth = self.stage_auth(config)?;
+        Ok(Outbound { aws, invoker, auth })
+    }
+
+    /// The API keys, IAM callers, JWKS locations and network headers of a
+    /// configuration. Configured keys without an id or a value get generated ones,
+    /// the same across reloads.
+    fn stage_auth(&self, config: &Config) -> Result<StageAuth, Error> {
+        let config_path = self.inner.config_path.as_deref();
+        let settings = &config.auth;
+        let mut keys = Vec::with_capacity(settings.api_keys.len());
+        {
+            let mut generated = self
+                .inner
+                .generated_keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (i, entry) in settings.api_keys.iter().enumerate() {
+                let mut entry = entry.clone();
+                if entry.id.is_none() || entry.value.is_none() {
+                    let remembered = match generated.get(&entry.name) {
+                        Some(pair) => pair.clone(),
+                        None => {
+                            let pair = gateway_auth::api_key::generate_id()
+                                .and_then(|id| Ok((id, gateway_auth::api_key::generate_value()?)))
+                                .map_err(|e| {
+                                    invalid(
+                                        config_path,
+                                        &format!("auth.api_keys[{i}]"),
+                                        &e.to_string(),
+                                    )
+                                })?;
+                            generated.insert(entry.name.clone(), pair.clone());
+                            pair
+                        }
+                    };
+                    entry.id.get_or_insert(remembered.0);
+                    entry.value.get_or_insert(remembered.1);
+                }
+                keys.push(entry);
+            }
+        }
+        let api_keys = InMemoryApiKeyStore::from_config(keys)
+            .map_err(|e| invalid(config_path, "auth.api_keys", &e.to_string()))?;
+        let credentials = InMemoryCredentials::new();
+        for (i, caller) in settings.iam.iter().enumerate() {
+            let field = format!("auth.iam[{i}]");
+            let account = match &caller.account_id {
+                Some(account) => account.clone(),
+                None => caller
+                    .arn
+                    .split(':')
+                    .nth(4)
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| {
+                        invalid(
+                            config_path,
+                            &format!("{field}.arn"),
+                            "is not an IAM ARN (arn:aws:iam::ACCOUNT:user/NAME); give account_id",
+                        )
+                    })?
+                    .to_owned(),
+            };
+            let mut credential = Credential::new(
+                caller.access_key_id.as_str(),
+                caller.secret_access_key.as_str(),
+                account,
+                caller.arn.as_str(),
+            );
+            if let Some(token) = &caller.session_token {
+                credential = credential.with_session_token(token.as_str());
+            }
+            for (j, document) in caller.policies.iter().enumerate() {
+                let policy = Policy::from_value(document).map_err(|e| {
+                    invalid(
+                        config_path,
+                        &format!("{field}.policies[{j}]"),
+                        &e.to_string(),
+                    )
+                })?;
+                credential = credential.with_policy(policy);
+            }
+            credentials.insert(credential);
+        }
+        let header = |field: &str, name: &Option<String>| {
+            name.as_deref()
+                .map(|name| {
+                    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                        invalid(
+                            config_path,
+                            field,
+                            &format!("`{name}` is not a header name"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let network = NetworkHeaders {
+            vpc: header("auth.source_vpc_header", &settings.source_vpc_header)?,
+            vpce: header("auth.source_vpce_header", &settings.source_vpce_header)?,
+        };
+        Ok(StageAuth {
+            region: config.region.clone(),
+            api_keys: Arc::new(api_keys),
+            verifier: Arc::new(Verifier::new(config.region.as_str(), Arc::new(credentials))),
+            jwks_urls: settings.jwks_urls.clone(),
+            network,
+        })
     }
 
     fn compile_stage(
@@ -638,6 +773,7 @@ impl Gateway {
             aws: Some(&outbound.aws),
             metrics: &self.inner.metrics,
             strict: config.strict,
+            auth: &outbound.auth,
         };
         let compile_error = |source| Error::Compile {
             stage: format!("{api_id}/{}", stage.name),

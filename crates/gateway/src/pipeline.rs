@@ -16,7 +16,9 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
-use gateway_core::context::{ClientAddr, Identity, RequestIds, TrustedProxies, epoch_millis};
+use gateway_core::context::{
+    AuthorizedCaller, ClientAddr, Identity, RequestIds, TrustedProxies, epoch_millis,
+};
 use gateway_core::error::ErrorRequestInfo;
 use gateway_core::limits::RequestLimits;
 use gateway_core::model::ApiProtocol;
@@ -56,6 +58,8 @@ pub struct DispatchTable {
     pub limits: RequestLimits,
     /// Peers trusted to set `X-Forwarded-For`.
     pub trusted_proxies: TrustedProxies,
+    /// The API keys methods with `apiKeyRequired` accept.
+    pub api_keys: Option<Arc<dyn gateway_auth::api_key::ApiKeyStore>>,
 }
 
 enum Dispatch<'t> {
@@ -331,7 +335,7 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
         .instrument(span)
         .await;
     let integration_latency = integration_started.elapsed();
-    let response = match outcome {
+    let mut response = match outcome {
         Ok(response) => response,
         Err(err) => {
             let gateway_error = GatewayError::from_box_error(&err);
@@ -340,6 +344,15 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
             gateway_error.into_response()
         }
     };
+    // What the route's authorizer learned about the caller, for the access log
+    // and customised gateway responses.
+    if let Some(kept) = kept.as_mut()
+        && let Some(context) = kept.context.as_mut()
+        && let Some(caller) = response.extensions_mut().remove::<AuthorizedCaller>()
+    {
+        context.identity = caller.identity;
+        context.authorizer = caller.authorizer;
+    }
     finish(
         stage,
         variant,
