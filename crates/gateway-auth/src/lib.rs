@@ -23,6 +23,7 @@
 //! request has one): `$context.identity.*` and `$context.authorizer.*`.
 
 pub mod api_key;
+mod future;
 pub mod jwt;
 pub mod lambda;
 pub mod policy;
@@ -30,4 +31,5 @@ pub mod route;
 mod scope;
 pub mod sigv4;
 
+pub use future::ResponseFuture;
 pub use scope::{ApiScope, format_method_arn};

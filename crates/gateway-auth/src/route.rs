@@ -21,9 +21,7 @@
 //! extensions.
 
 use std::fmt;
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -37,13 +35,13 @@ use http::{Request, Response};
 use http_body::Body as HttpBody;
 use tower::{Layer, Service};
 
-use crate::ApiScope;
 use crate::api_key::{ApiKeyLayer, ApiKeyStore};
 use crate::jwt::JwtAuthorizer;
 use crate::lambda::LambdaAuthorizer;
 use crate::policy::{Decision, Policy, PolicyRequest, Principal, access_denied};
 use crate::sigv4::layer::read_body;
 use crate::sigv4::{Caller, DEFAULT_MAX_BODY, Verifier};
+use crate::{ApiScope, ResponseFuture};
 
 /// How a method authorizes its callers.
 #[derive(Clone, Default)]
@@ -215,28 +213,7 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let config = Arc::clone(&self.config);
-        ResponseFuture {
-            inner: Box::pin(authorize_then_call(config, inner, req)),
-        }
-    }
-}
-
-/// Response future of [`RouteAuth`].
-pub struct ResponseFuture<B, E> {
-    inner: Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>,
-}
-
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
-impl<B, E> Future for ResponseFuture<B, E> {
-    type Output = Result<Response<B>, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        ResponseFuture::new(authorize_then_call(config, inner, req))
     }
 }
 

@@ -1,8 +1,5 @@
 //! The tower layer: verifies each request's token before the inner service sees it.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -12,6 +9,7 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use super::verify::JwtAuthorizer;
+use crate::ResponseFuture;
 
 /// Puts a [`JwtAuthorizer`] in front of a service, requiring the given scopes.
 ///
@@ -113,7 +111,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authorizer = self.authorizer.clone();
         let scopes = Arc::clone(&self.scopes);
-        ResponseFuture(Box::pin(async move {
+        ResponseFuture::new(async move {
             let verified = authorizer
                 .authorize(req.headers(), req.uri().query(), &scopes)
                 .await;
@@ -127,25 +125,6 @@ where
                 }
                 Err(error) => Ok(error.into_response_with()),
             }
-        }))
-    }
-}
-
-/// The future of [`JwtAuth`].
-pub struct ResponseFuture<B, E>(
-    Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send + 'static>>,
-);
-
-impl<B, E> Future for ResponseFuture<B, E> {
-    type Output = Result<Response<B>, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        })
     }
 }

@@ -80,11 +80,12 @@ mod layer;
 mod signature;
 mod verify;
 
+pub use crate::future::ResponseFuture;
 pub use config::{
     Clock, ConfigError, DEFAULT_ALGORITHMS, DEFAULT_FETCH_TIMEOUT, DEFAULT_LEEWAY,
     DEFAULT_MAX_KEY_AGE, DEFAULT_REFRESH_INTERVAL, DEFAULT_SIGNATURE_CACHE, IdentitySource,
     JwtConfig, JwtProfile, ManualClock, SystemClock,
 };
 pub use jsonwebtoken::Algorithm;
-pub use layer::{JwtAuth, JwtLayer, ResponseFuture};
+pub use layer::{JwtAuth, JwtLayer};
 pub use verify::{JwtAuthorizer, Verified};

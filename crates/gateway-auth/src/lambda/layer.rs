@@ -1,8 +1,5 @@
 //! The authorizer as a tower layer in front of any service.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -10,6 +7,7 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use super::authorizer::LambdaAuthorizer;
+use crate::ResponseFuture;
 
 /// Runs a [`LambdaAuthorizer`] before the inner service: requests it allows go
 /// on (with `$context.authorizer.*` filled in), others are answered with its
@@ -25,11 +23,6 @@ pub struct LambdaAuthorizerLayer {
 pub struct LambdaAuthorizerService<S> {
     inner: S,
     authorizer: LambdaAuthorizer,
-}
-
-/// The response future of [`LambdaAuthorizerService`].
-pub struct ResponseFuture<B, E> {
-    inner: Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>,
 }
 
 impl LambdaAuthorizerLayer {
@@ -100,27 +93,11 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authorizer = self.authorizer.clone();
-        ResponseFuture {
-            inner: Box::pin(async move {
-                match authorizer.check(&mut req).await {
-                    Ok(_) => inner.call(req).await,
-                    Err(error) => Ok(error.into_response_with::<ResB>()),
-                }
-            }),
-        }
-    }
-}
-
-impl<B, E> Future for ResponseFuture<B, E> {
-    type Output = Result<Response<B>, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ResponseFuture")
+        ResponseFuture::new(async move {
+            match authorizer.check(&mut req).await {
+                Ok(_) => inner.call(req).await,
+                Err(error) => Ok(error.into_response_with::<ResB>()),
+            }
+        })
     }
 }

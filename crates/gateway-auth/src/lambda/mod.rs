@@ -80,6 +80,7 @@ mod event;
 mod layer;
 mod output;
 
+pub use crate::future::ResponseFuture;
 pub use authorizer::{
     Authorized, DEFAULT_AUTHORIZER_TIMEOUT, LambdaAuthorizer, LambdaAuthorizerBuilder,
 };
@@ -88,5 +89,5 @@ pub use config::{
     DEFAULT_RESULT_TTL, EventFormat, IdentitySource, LambdaAuthorizerConfig, LambdaAuthorizerError,
     MAX_RESULT_TTL_SECONDS,
 };
-pub use layer::{LambdaAuthorizerLayer, LambdaAuthorizerService, ResponseFuture};
+pub use layer::{LambdaAuthorizerLayer, LambdaAuthorizerService};
 pub use output::{AuthorizerOutput, Verdict};

@@ -1,9 +1,6 @@
 //! [`SigV4Layer`]: IAM authorization in front of any service.
 
-use std::fmt;
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -17,8 +14,8 @@ use http_body_util::{BodyExt as _, Limited};
 use tower::{Layer, Service};
 
 use super::{Caller, CredentialStore, Rejection, Verifier};
-use crate::ApiScope;
 use crate::policy::PolicyRequest;
+use crate::{ApiScope, ResponseFuture};
 
 /// The largest body the layer reads to check its hash by default: 10 MiB, API
 /// Gateway's payload limit.
@@ -144,28 +141,7 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let config = Arc::clone(&self.config);
-        ResponseFuture {
-            inner: Box::pin(authorize_then_call(config, inner, req)),
-        }
-    }
-}
-
-/// The future of [`SigV4`].
-pub struct ResponseFuture<B, E> {
-    inner: Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>,
-}
-
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
-impl<B, E> Future for ResponseFuture<B, E> {
-    type Output = Result<Response<B>, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        ResponseFuture::new(authorize_then_call(config, inner, req))
     }
 }
 

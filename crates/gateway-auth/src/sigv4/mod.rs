@@ -94,8 +94,9 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use crate::future::ResponseFuture;
 pub use credentials::{Credential, CredentialStore, InMemoryCredentials};
-pub use layer::{DEFAULT_MAX_BODY, ResponseFuture, SigV4, SigV4Layer};
+pub use layer::{DEFAULT_MAX_BODY, SigV4, SigV4Layer};
 pub use rejection::Rejection;
 pub use verify::{
     Caller, DEFAULT_MAX_SKEW, MAX_PRESIGNED_EXPIRES, SignedRequest, UNSIGNED_PAYLOAD, Verifier,
