@@ -21,16 +21,14 @@
 //! extensions.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gateway_core::body::BoxError;
-use gateway_core::context::{AuthorizedCaller, ClientAddr};
+use gateway_core::context::AuthorizedCaller;
 use gateway_core::model::ApiKeySource;
 use gateway_core::{GatewayError, RequestContext};
-use http::header::{HeaderName, REFERER, USER_AGENT};
 use http::{Request, Response};
 use http_body::Body as HttpBody;
 use tower::{Layer, Service};
@@ -38,8 +36,9 @@ use tower::{Layer, Service};
 use crate::api_key::{ApiKeyLayer, ApiKeyStore};
 use crate::jwt::JwtAuthorizer;
 use crate::lambda::LambdaAuthorizer;
-use crate::policy::{Decision, Policy, PolicyRequest, Principal, access_denied};
-use crate::sigv4::layer::read_body;
+pub use crate::policy::NetworkHeaders;
+use crate::policy::{Decision, Policy, Principal, RequestFacts, access_denied};
+use crate::sigv4::layer::authenticate;
 use crate::sigv4::{Caller, DEFAULT_MAX_BODY, Verifier};
 use crate::{ApiScope, ResponseFuture};
 
@@ -72,17 +71,6 @@ impl fmt::Debug for MethodAuthorizer {
             Self::Lambda(authorizer) => f.debug_tuple("Lambda").field(&authorizer.name()).finish(),
         }
     }
-}
-
-/// Request headers a trusted front proxy sets with the caller's VPC and VPC
-/// endpoint ids, the `aws:SourceVpc` and `aws:SourceVpce` of resource policies.
-/// Without them those keys are absent from every request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetworkHeaders {
-    /// The header naming the VPC (`aws:SourceVpc`).
-    pub vpc: Option<HeaderName>,
-    /// The header naming the VPC endpoint (`aws:SourceVpce`).
-    pub vpce: Option<HeaderName>,
 }
 
 /// A method's authorization, as a layer.
@@ -272,48 +260,6 @@ fn authorized_caller<B>(req: &Request<B>) -> Option<AuthorizedCaller> {
         })
 }
 
-/// The request facts condition keys test, read once.
-struct Facts {
-    source_ip: Option<IpAddr>,
-    vpc: Option<String>,
-    vpce: Option<String>,
-    user_agent: Option<String>,
-    referer: Option<String>,
-}
-
-impl Facts {
-    fn of<B>(req: &Request<B>, network: &NetworkHeaders) -> Self {
-        let header = |name: Option<&HeaderName>| {
-            name.and_then(|name| req.headers().get(name))
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let source_ip = req
-            .extensions()
-            .get::<RequestContext>()
-            .and_then(|ctx| ctx.identity.source_ip.parse().ok())
-            .or_else(|| req.extensions().get::<ClientAddr>().map(|a| a.0.ip()));
-        Self {
-            source_ip,
-            vpc: header(network.vpc.as_ref()),
-            vpce: header(network.vpce.as_ref()),
-            user_agent: header(Some(&USER_AGENT)),
-            referer: header(Some(&REFERER)),
-        }
-    }
-
-    fn request<'a>(&'a self, method_arn: &'a str, principal: Principal<'a>) -> PolicyRequest<'a> {
-        let mut request = PolicyRequest::invoke(method_arn)
-            .principal(principal)
-            .source_ip(self.source_ip)
-            .vpc(self.vpc.as_deref(), self.vpce.as_deref());
-        request.user_agent = self.user_agent.as_deref();
-        request.referer = self.referer.as_deref();
-        request.secure_transport = crate::policy::SECURE_TRANSPORT;
-        request
-    }
-}
-
 const ANONYMOUS: &str = "anonymous";
 
 async fn authorize<B>(config: &Config, mut req: Request<B>) -> Result<Request<B>, Rejected>
@@ -325,7 +271,7 @@ where
     let needs_arn = policy.is_some() || !matches!(config.authorizer, MethodAuthorizer::None);
     if needs_arn {
         let method_arn = config.scope.method_arn(&req);
-        let facts = Facts::of(&req, &config.network);
+        let facts = RequestFacts::of(&req, &config.network);
         let anonymous =
             |policy: &Policy| policy.evaluate(&facts.request(&method_arn, Principal::Anonymous));
         match &config.authorizer {
@@ -341,7 +287,12 @@ where
                 }
             }
             MethodAuthorizer::Iam(verifier) => {
-                req = authenticate(verifier, req, config.max_body).await?;
+                req = authenticate(verifier, req, config.max_body)
+                    .await
+                    .map_err(|error| Rejected {
+                        error,
+                        caller: None,
+                    })?;
                 let Some(caller) = req.extensions().get::<Caller>().cloned() else {
                     return Err(Rejected::new(
                         crate::sigv4::Rejection::MissingAuthenticationToken,
@@ -434,43 +385,5 @@ fn cross_account(identity: Decision, resource: Decision) -> Decision {
         (Decision::Deny, _) | (_, Decision::Deny) => Decision::Deny,
         (Decision::Allow, Decision::Allow) => Decision::Allow,
         _ => Decision::Implicit,
-    }
-}
-
-/// Verifies the request's signature, reading the body only when the signature
-/// covers it, and records the [`Caller`] in the request's extensions.
-async fn authenticate<B>(
-    verifier: &Verifier,
-    req: Request<B>,
-    max_body: usize,
-) -> Result<Request<B>, Rejected>
-where
-    B: HttpBody + From<Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let (mut parts, body) = req.into_parts();
-    let outcome = match verifier.begin(&parts) {
-        Err(rejection) => Err(GatewayError::from(rejection)),
-        Ok(signed) if !signed.needs_body() || body.is_end_stream() => signed
-            .verify(&[])
-            .map(|caller| (caller, body))
-            .map_err(GatewayError::from),
-        Ok(signed) => match read_body(body, max_body).await {
-            Ok(bytes) => signed
-                .verify(&bytes)
-                .map(|caller| (caller, B::from(bytes)))
-                .map_err(GatewayError::from),
-            Err(error) => Err(error),
-        },
-    };
-    match outcome {
-        Ok((caller, body)) => {
-            parts.extensions.insert(caller);
-            Ok(Request::from_parts(parts, body))
-        }
-        Err(error) => Err(Rejected {
-            error,
-            caller: None,
-        }),
     }
 }

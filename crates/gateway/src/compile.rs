@@ -109,7 +109,13 @@ struct VariantAuth {
     scope: ApiScope,
     policy: Option<Policy>,
     /// Authorizers by name; `Err` holds why the authorizer cannot serve.
-    authorizers: HashMap<String, Result<MethodAuthorizer, String>>,
+    authorizers: HashMap<String, Result<StageAuthorizer, String>>,
+}
+
+/// An API's authorizer compiled for a stage; methods add their own scopes.
+enum StageAuthorizer {
+    Lambda(LambdaAuthorizer),
+    Jwt(JwtAuthorizer),
 }
 
 /// One route, compiled.
@@ -341,7 +347,7 @@ fn compile_auth(
     for (name, authorizer) in &api.authorizers {
         let compiled = match authorizer.kind {
             AuthorizerType::Token | AuthorizerType::Request => match ctx.invoker {
-                Some(invoker) => Ok(MethodAuthorizer::Lambda(
+                Some(invoker) => Ok(StageAuthorizer::Lambda(
                     LambdaAuthorizer::builder(authorizer, api.protocol, Arc::clone(invoker))
                         .scope(scope.clone())
                         .stage_variables(variables.clone())
@@ -363,10 +369,7 @@ fn compile_auth(
                     }
                 }
                 JwtAuthorizer::new(config)
-                    .map(|authorizer| MethodAuthorizer::Jwt {
-                        authorizer,
-                        scopes: Arc::from([]),
-                    })
+                    .map(StageAuthorizer::Jwt)
                     .map_err(|e| format!("authorizer `{name}`: {e} (see auth.jwks_urls)"))
             }
         };
@@ -406,11 +409,13 @@ fn authorize_route(
         | AuthorizationType::Jwt => {
             let name = authorization.authorizer.as_deref().unwrap_or_default();
             match auth.authorizers.get(name) {
-                Some(Ok(MethodAuthorizer::Jwt { authorizer, .. })) => MethodAuthorizer::Jwt {
+                Some(Ok(StageAuthorizer::Jwt(authorizer))) => MethodAuthorizer::Jwt {
                     authorizer: authorizer.clone(),
                     scopes: authorization.scopes.clone().into(),
                 },
-                Some(Ok(authorizer)) => authorizer.clone(),
+                Some(Ok(StageAuthorizer::Lambda(authorizer))) => {
+                    MethodAuthorizer::Lambda(authorizer.clone())
+                }
                 Some(Err(message)) => {
                     tracing::warn!(api = %api.id, route = %route.route_key(), %message,
                         "route answers 500 until its authorizer can be served");

@@ -38,6 +38,7 @@
 //! every request; policy variables (`${aws:username}`) are matched as written.
 
 mod condition;
+mod facts;
 mod pattern;
 #[cfg(test)]
 mod tests;
@@ -48,6 +49,9 @@ use std::sync::Arc;
 
 use gateway_core::{GatewayError, GatewayResponseType};
 use serde_json::Value;
+
+pub use self::facts::NetworkHeaders;
+pub(crate) use self::facts::RequestFacts;
 
 use self::condition::Conditions;
 use self::pattern::Pattern;

@@ -1,20 +1,18 @@
 //! [`SigV4Layer`]: IAM authorization in front of any service.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gateway_core::body::BoxError;
 use gateway_core::{GatewayError, GatewayResponseType, RequestContext};
-use http::header::{REFERER, USER_AGENT};
 use http::{Request, Response};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt as _, Limited};
 use tower::{Layer, Service};
 
 use super::{Caller, CredentialStore, Rejection, Verifier};
-use crate::policy::PolicyRequest;
+use crate::policy::{NetworkHeaders, RequestFacts};
 use crate::{ApiScope, ResponseFuture};
 
 /// The largest body the layer reads to check its hash by default: 10 MiB, API
@@ -156,7 +154,7 @@ where
     ReqB::Error: Into<BoxError>,
     ResB: From<Bytes>,
 {
-    let mut req = match authenticate(&config, req).await {
+    let mut req = match authenticate(&config.verifier, req, config.max_body).await {
         Ok(req) => req,
         Err(err) => return Ok(err.into_response_with()),
     };
@@ -174,18 +172,22 @@ where
 /// Verifies the signature, reading the body when it is signed; the request comes
 /// back (with its body rebuilt if it was read) and the [`Caller`] in its
 /// extensions.
-async fn authenticate<B>(config: &Config, req: Request<B>) -> Result<Request<B>, GatewayError>
+pub(crate) async fn authenticate<B>(
+    verifier: &Verifier,
+    req: Request<B>,
+    max_body: usize,
+) -> Result<Request<B>, GatewayError>
 where
     B: HttpBody + From<Bytes>,
     B::Error: Into<BoxError>,
 {
     let (mut parts, body) = req.into_parts();
     let (caller, body) = {
-        let signed = config.verifier.begin(&parts)?;
+        let signed = verifier.begin(&parts)?;
         if !signed.needs_body() || body.is_end_stream() {
             (signed.verify(&[])?, body)
         } else {
-            let bytes = read_body(body, config.max_body).await?;
+            let bytes = read_body(body, max_body).await?;
             (signed.verify(&bytes)?, B::from(bytes))
         }
     };
@@ -193,7 +195,7 @@ where
     Ok(Request::from_parts(parts, body))
 }
 
-pub(crate) async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, GatewayError>
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, GatewayError>
 where
     B: HttpBody,
     B::Error: Into<BoxError>,
@@ -213,14 +215,6 @@ fn authorize<B>(scope: &ApiScope, req: &Request<B>) -> Result<(), Rejection> {
         return Err(Rejection::MissingAuthenticationToken);
     };
     let method_arn = scope.method_arn(req);
-    let source_ip = req
-        .extensions()
-        .get::<RequestContext>()
-        .and_then(|ctx| ctx.identity.source_ip.parse::<IpAddr>().ok());
-    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let mut request = PolicyRequest::invoke(&method_arn).source_ip(source_ip);
-    request.user_agent = header(USER_AGENT);
-    request.referer = header(REFERER);
-    request.secure_transport = crate::policy::SECURE_TRANSPORT;
-    caller.authorize(&request)
+    let facts = RequestFacts::of(req, &NetworkHeaders::default());
+    caller.authorize(&facts.request(&method_arn, caller.principal()))
 }
