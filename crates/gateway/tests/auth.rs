@@ -1,7 +1,8 @@
 //! Authorization through the whole gateway, from an OpenAPI document and the
 //! configuration's `auth` section: a resource policy, API keys, IAM callers
-//! signing with the aws-sigv4 crate, and a Lambda TOKEN authorizer running in
-//! process, with what they learn reaching mapping templates and access logs.
+//! signing with the aws-sigv4 crate, a Lambda TOKEN authorizer running in process,
+//! and an HTTP API JWT authorizer whose keys come from a configured JWKS URL, with
+//! what they learn reaching mapping templates, Lambda events and access logs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -360,5 +361,149 @@ async fn generated_api_keys_survive_a_reload() {
         .send(Method::GET, &url, &[], bytes::Bytes::new())
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    server.shutdown().await;
+}
+
+const JWT_API: &str = r#"openapi: 3.0.1
+info: {title: Claims, version: "1"}
+x-amazon-apigateway-importexport-version: "1.0"
+components:
+  securitySchemes:
+    jwt:
+      type: oauth2
+      flows: {}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        identitySource: $request.header.Authorization
+        jwtConfiguration:
+          issuer: https://issuer.example.com/tests
+          audience: [gateway-tests]
+paths:
+  /me:
+    get:
+      security: [{jwt: [profile]}]
+      responses: {default: {description: ok}}
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        payloadFormatVersion: "2.0"
+        uri: arn:aws:lambda:us-east-1:123456789012:function:whoami
+"#;
+
+/// The JWKS of `crates/gateway-auth`'s test keys, served on 127.0.0.1.
+async fn jwks_server() -> std::net::SocketAddr {
+    let jwks = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../gateway-auth/tests/fixtures/jwt/jwks.json"
+    ))
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let jwks = jwks.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let found = req.uri().path() == "/keys.json";
+                        let body = if found { jwks.clone() } else { String::new() };
+                        let mut response = http::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from(body),
+                        ));
+                        if !found {
+                            *response.status_mut() = StatusCode::NOT_FOUND;
+                        }
+                        async move { Ok::<_, std::convert::Infallible>(response) }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
+    });
+    addr
+}
+
+fn token(claims: &Value) -> String {
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../gateway-auth/tests/fixtures/jwt/rsa1.pem"
+    ))
+    .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("rsa-1".to_owned());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap();
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_api_jwt_authorizer_reads_keys_from_the_configured_jwks_url() {
+    let jwks = jwks_server().await;
+    let dir = TempDir::new();
+    dir.write("api.yaml", JWT_API);
+    let config = dir.write(
+        "gateway.yaml",
+        &format!(
+            "auth:\n  jwks_urls:\n    https://issuer.example.com/tests: http://{jwks}/keys.json\napis:\n  - name: claims\n    openapi: api.yaml\n    stages:\n      - name: $default\n"
+        ),
+    );
+    // The function answers with the claims and scopes its 2.0 event carries.
+    let whoami = tower::service_fn(|event: Value| async move {
+        let jwt = &event["requestContext"]["authorizer"]["jwt"];
+        Ok::<_, std::io::Error>(json!({
+            "statusCode": 200,
+            "body": json!({"sub": jwt["claims"]["sub"], "scopes": jwt["scopes"]}).to_string()
+        }))
+    });
+    let (gateway, report) = gateway::Gateway::builder()
+        .function(
+            "whoami",
+            gateway_integrations::lambda::InProcessFunction::new(whoami).shared(),
+        )
+        .from_config_file(&config)
+        .unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let server = gateway::server::serve(&gateway, "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let url = format!("http://{}/me", server.addr);
+    let client = HttpClient::new();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = |aud: &str, scope: &str| {
+        json!({"iss": "https://issuer.example.com/tests", "aud": aud, "sub": "ada",
+               "scope": scope, "iat": now, "exp": now + 300})
+    };
+
+    let good = format!(
+        "Bearer {}",
+        token(&claims("gateway-tests", "profile email"))
+    );
+    let reply = client.get_with(&url, &[("authorization", &good)]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({"sub": "ada", "scopes": ["profile", "email"]})
+    );
+
+    let missing = client.get(&url).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.json(), json!({"message": "Unauthorized"}));
+    let wrong_audience = token(&claims("someone-else", "profile"));
+    let refused = client
+        .get_with(&url, &[("authorization", &wrong_audience)])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let no_scope = token(&claims("gateway-tests", "email"));
+    let forbidden = client.get_with(&url, &[("authorization", &no_scope)]).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(forbidden.json(), json!({"message": "Forbidden"}));
     server.shutdown().await;
 }
