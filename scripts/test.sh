@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Test dependencies from Debian's packages and PyPI. Each entry is installed only
-# when missing; later features add theirs here (redis-server, botocore, moto...).
-DEBIAN_PACKAGES=()
+# when missing (`command:package`).
+DEBIAN_PACKAGES=("redis-server:redis-server")
 PYTHON_PACKAGES=("botocore:botocore" "moto:moto[server]")
 
 install_missing() {
