@@ -84,9 +84,7 @@ impl NaiveBuckets {
     fn check(&self, key: &str) -> bool {
         let now = Instant::now();
         let mut state = self.state.lock().unwrap();
-        let (tokens, last) = state
-            .entry(key.to_owned())
-            .or_insert((self.burst, now));
+        let (tokens, last) = state.entry(key.to_owned()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
         *last = now;
         if *tokens >= 1.0 {

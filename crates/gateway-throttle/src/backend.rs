@@ -130,7 +130,13 @@ impl PlanKey {
     /// The index of the plan's per-method throttle for a route of an API stage:
     /// the method's own entry, else the stage's `*/*`.
     #[must_use]
-    pub fn method_slot(&self, api_id: &str, stage: &str, path: &str, method: &str) -> Option<usize> {
+    pub fn method_slot(
+        &self,
+        api_id: &str,
+        stage: &str,
+        path: &str,
+        method: &str,
+    ) -> Option<usize> {
         let for_stage = |m: &&PlanMethod| m.api_id == api_id && m.stage == stage;
         let position = |specific: bool| {
             self.methods.iter().position(|m| {

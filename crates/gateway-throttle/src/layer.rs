@@ -15,7 +15,9 @@ use pin_project_lite::pin_project;
 use serde::Deserialize;
 use tower::{Layer, Service};
 
-use crate::backend::{BackendError, Bucket, Check, Decision, Level, PlanKey, ThrottleBackend, Verdict};
+use crate::backend::{
+    BackendError, Bucket, Check, Decision, Level, PlanKey, ThrottleBackend, Verdict,
+};
 use crate::limits::RateLimit;
 use crate::metrics::{Handles, ThrottleMetrics};
 use crate::plan::{UsagePlan, UsagePlans};
@@ -449,10 +451,9 @@ where
                 KindProj::Waiting { decision, waiting } => {
                     let result = std::task::ready!(decision.as_mut().poll(cx));
                     let Some((mut inner, req, shared)) = waiting.take() else {
-                        return Poll::Ready(Ok(GatewayError::new(
-                            GatewayResponseType::Default5xx,
-                        )
-                        .into_response_with()));
+                        return Poll::Ready(Ok(
+                            GatewayError::new(GatewayResponseType::Default5xx).into_response_with()
+                        ));
                     };
                     match shared.judge(result) {
                         None => Kind::Inner {

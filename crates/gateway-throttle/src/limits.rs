@@ -35,11 +35,12 @@ pub enum LimitError {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
-    /// Steady-state requests per second (`rateLimit`); may be fractional.
-    #[serde(alias = "rateLimit")]
+    /// Steady-state requests per second (`rateLimit`, or `rate`); may be
+    /// fractional.
+    #[serde(rename = "rateLimit", alias = "rate")]
     pub rate: f64,
-    /// The bucket's capacity (`burstLimit`).
-    #[serde(alias = "burstLimit")]
+    /// The bucket's capacity (`burstLimit`, or `burst`).
+    #[serde(rename = "burstLimit", alias = "burst")]
     pub burst: u32,
 }
 
@@ -330,12 +331,25 @@ mod tests {
 
     #[test]
     fn dates_round_trip_through_the_calendar() {
-        for s in ["1970-01-01", "2000-02-29", "2024-12-31", "2026-11-21", "2100-03-01"] {
+        for s in [
+            "1970-01-01",
+            "2000-02-29",
+            "2024-12-31",
+            "2026-11-21",
+            "2100-03-01",
+        ] {
             assert_eq!(day(s).to_string(), s);
         }
         assert_eq!(day("1970-01-02").0, 1);
         assert_eq!(day("2026-11-21").compact(), "20261121");
-        for bad in ["2026-02-29", "2026-13-01", "2026-1-01", "26-01-01", "2026-01-00", "x"] {
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "26-01-01",
+            "2026-01-00",
+            "x",
+        ] {
             assert!(bad.parse::<Day>().is_err(), "{bad}");
         }
     }
@@ -372,7 +386,12 @@ mod tests {
         let created = day("2026-11-05");
         assert_eq!(quota.limit_for(day("2026-11-01"), created), 70);
         assert_eq!(quota.limit_for(day("2026-12-01"), created), 100);
-        assert!(Quota::new(10, QuotaPeriod::Day).with_offset(10).validate().is_err());
+        assert!(
+            Quota::new(10, QuotaPeriod::Day)
+                .with_offset(10)
+                .validate()
+                .is_err()
+        );
         assert!(quota.validate().is_ok());
     }
 

@@ -196,6 +196,9 @@ pub(crate) struct LocalKey {
     counters: Arc<KeyCounters>,
 }
 
+/// A bucket prepared under a name, with the limit it was prepared with.
+type NamedBucket = (RateLimit, Arc<LocalBucket>);
+
 /// Buckets and counters in this process: the embedded default.
 ///
 /// Bucket state and quota counters are kept by name, so a reload that prepares the
@@ -203,7 +206,7 @@ pub(crate) struct LocalKey {
 #[derive(Debug)]
 pub struct MemoryBackend {
     clock: Clock,
-    buckets: Mutex<HashMap<Arc<str>, (RateLimit, Arc<LocalBucket>)>>,
+    buckets: Mutex<HashMap<Arc<str>, NamedBucket>>,
     counters: Mutex<HashMap<(String, String), Arc<KeyCounters>>>,
 }
 
@@ -249,10 +252,7 @@ impl MemoryBackend {
     }
 }
 
-fn refused(
-    reserved: Option<(&KeyCounters, Day)>,
-    verdict: Verdict,
-) -> Decision {
+fn refused(reserved: Option<(&KeyCounters, Day)>, verdict: Verdict) -> Decision {
     if let Some((counters, start)) = reserved {
         counters.refund(start);
     }

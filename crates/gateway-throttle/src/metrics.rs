@@ -95,8 +95,7 @@ impl ThrottleMetrics {
                 stage: stage.to_owned(),
                 level: level.to_owned(),
             };
-            let handle = family.get_or_create(&labels).clone();
-            handle
+            family.get_or_create(&labels).clone()
         };
         let shared = shared_levels
             .iter()
@@ -137,8 +136,7 @@ pub(crate) struct Handles {
 impl Handles {
     /// Notes a decision the backend took: logs once when it is back.
     pub(crate) fn backend_answered(&self) {
-        if !self.reachable.load(Ordering::Relaxed) && !self.reachable.swap(true, Ordering::AcqRel)
-        {
+        if !self.reachable.load(Ordering::Relaxed) && !self.reachable.swap(true, Ordering::AcqRel) {
             tracing::info!("throttle backend reachable again; throttles and quotas apply");
         }
     }

@@ -25,6 +25,18 @@ pub enum PlanError {
         /// What is wrong.
         source: LimitError,
     },
+    /// A per-method throttle of one of a plan's API stages is invalid.
+    #[error("usage plan `{plan}`: API `{api}` stage `{stage}` throttle: {source}")]
+    StageThrottle {
+        /// The plan id.
+        plan: String,
+        /// The API id.
+        api: String,
+        /// The stage.
+        stage: String,
+        /// What is wrong: the method key, or its limit.
+        source: Box<PlanError>,
+    },
     /// Two plans share an id.
     #[error("usage plan id `{0}` is used twice")]
     DuplicateId(String),
@@ -181,7 +193,8 @@ impl MethodThrottles {
     pub fn with(mut self, key: MethodKey, limit: RateLimit) -> Self {
         self.entries.retain(|(k, _)| *k != key);
         self.entries.push((key, limit));
-        self.entries.sort_by_key(|(k, _)| matches!(k, MethodKey::All));
+        self.entries
+            .sort_by_key(|(k, _)| matches!(k, MethodKey::All));
         self
     }
 
@@ -208,7 +221,7 @@ impl MethodThrottles {
 
 /// An API stage a usage plan covers, with optional per-method throttles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiStage {
     /// The API id.
     pub api_id: String,
@@ -240,7 +253,7 @@ impl ApiStage {
 
 /// A usage plan: the API stages its keys may call, how fast and how much.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UsagePlan {
     /// The plan id (stable: it names the plan's counters, also in Redis).
     pub id: String,
@@ -344,7 +357,14 @@ impl UsagePlan {
                     stage: stage.stage.clone(),
                 });
             }
-            MethodThrottles::from_map(&stage.throttle)?;
+            MethodThrottles::from_map(&stage.throttle).map_err(|source| {
+                PlanError::StageThrottle {
+                    plan: self.id.clone(),
+                    api: stage.api_id.clone(),
+                    stage: stage.stage.clone(),
+                    source: Box::new(source),
+                }
+            })?;
         }
         Ok(())
     }
@@ -465,8 +485,14 @@ mod tests {
             ("/pets/GET".to_owned(), limit(5.0, 2)),
         ]);
         let throttles = MethodThrottles::from_map(&map).unwrap();
-        assert_eq!(throttles.for_route("/pets", "GET").unwrap().1, limit(5.0, 2));
-        assert_eq!(throttles.for_route("/pets", "POST").unwrap().1, limit(100.0, 50));
+        assert_eq!(
+            throttles.for_route("/pets", "GET").unwrap().1,
+            limit(5.0, 2)
+        );
+        assert_eq!(
+            throttles.for_route("/pets", "POST").unwrap().1,
+            limit(100.0, 50)
+        );
         let none = MethodThrottles::default();
         assert!(none.for_route("/pets", "GET").is_none());
     }
@@ -499,7 +525,10 @@ mod tests {
             burst: 1,
         });
         let err = UsagePlans::new([bad]).unwrap_err();
-        assert!(err.to_string().contains("usage plan `p`: throttle"), "{err}");
+        assert!(
+            err.to_string().contains("usage plan `p`: throttle"),
+            "{err}"
+        );
         let bad_key = UsagePlan::new("p", "P")
             .with_stage(ApiStage::new("a", "s").with_method_throttle("nope", limit(1.0, 1)));
         assert!(UsagePlans::new([bad_key]).is_err());

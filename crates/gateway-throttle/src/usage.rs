@@ -14,7 +14,9 @@ pub const MAX_REPORT_DAYS: i64 = 366;
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
     /// The range is empty, reversed or too long.
-    #[error("the usage range {start} to {end} must run forward and span at most {MAX_REPORT_DAYS} days")]
+    #[error(
+        "the usage range {start} to {end} must run forward and span at most {MAX_REPORT_DAYS} days"
+    )]
     Range {
         /// The first day.
         start: Day,
