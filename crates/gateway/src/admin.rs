@@ -8,12 +8,16 @@
 //! | `POST /admin/reload` | re-reads the config file and redeploys what changed |
 //! | `POST /admin/apis/{api}/stages/{stage}/rollback` | previous deployment |
 //! | `POST /admin/apis/{api}/stages/{stage}/canary/promote` | promote the canary |
+//! | `GET /admin/usageplans` | usage plans, with API and key ids |
+//! | `GET /admin/usageplans/{plan}/usage?startDate=&endDate=[&keyId=]` | usage per key per day, as AWS's `GetUsage` |
+//! | `GET /admin/usageplans/{plan}/keys/{key}/quota` | the quota a key has left this period |
 
 use std::convert::Infallible;
 use std::fmt;
 use std::task::{Context, Poll};
 
 use gateway_core::Body;
+use gateway_throttle::Day;
 use http::{Method, Request, Response, StatusCode, header};
 use serde_json::json;
 use tower::Service;
@@ -54,6 +58,7 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body
 fn error_response(err: &Error) -> Response<Body> {
     let status = match err {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Usage(_) => StatusCode::BAD_REQUEST,
         Error::Stage(_) => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
     };
@@ -108,8 +113,62 @@ async fn handle(gateway: Gateway, req: Request<Body>) -> Response<Body> {
                 Err(err) => error_response(&err),
             }
         }
+        (&Method::GET, ["admin", "usageplans"]) => {
+            json_response(StatusCode::OK, &json!({ "items": gateway.usage_plans() }))
+        }
+        (&Method::GET, ["admin", "usageplans", plan, "usage"]) => {
+            let query = req.uri().query().unwrap_or_default();
+            match usage_query(query) {
+                Ok((start, end, key)) => {
+                    match gateway.usage(plan, key.as_deref(), start, end).await {
+                        Ok(usage) => json_response(StatusCode::OK, &json!(usage)),
+                        Err(err) => error_response(&err),
+                    }
+                }
+                Err(message) => {
+                    json_response(StatusCode::BAD_REQUEST, &json!({ "message": message }))
+                }
+            }
+        }
+        (&Method::GET, ["admin", "usageplans", plan, "keys", key, "quota"]) => {
+            match gateway.remaining_quota(plan, key).await {
+                Ok(Some(status)) => json_response(StatusCode::OK, &json!(status)),
+                Ok(None) => json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({ "message": format!("usage plan `{plan}` has no quota") }),
+                ),
+                Err(err) => error_response(&err),
+            }
+        }
         _ => json_response(StatusCode::NOT_FOUND, &json!({ "message": "Not Found" })),
     }
+}
+
+/// `startDate`, `endDate` (both required, `YYYY-MM-DD`) and `keyId` of a usage
+/// request.
+fn usage_query(query: &str) -> Result<(Day, Day, Option<String>), String> {
+    let mut start = None;
+    let mut end = None;
+    let mut key = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_encoding::percent_decode_str(value)
+            .decode_utf8_lossy()
+            .into_owned();
+        match name {
+            "startDate" => start = Some(value),
+            "endDate" => end = Some(value),
+            "keyId" => key = Some(value),
+            _ => {}
+        }
+    }
+    let day = |name: &str, value: Option<String>| -> Result<Day, String> {
+        value
+            .ok_or_else(|| format!("{name} is required"))?
+            .parse::<Day>()
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    Ok((day("startDate", start)?, day("endDate", end)?, key))
 }
 
 impl Service<Request<Body>> for AdminService {

@@ -26,6 +26,8 @@ use gateway_core::{Body, GatewayError, GatewayResponseType};
 use gateway_integrations::aws::AwsConfig;
 use gateway_integrations::{CompileContext, HttpClient, IntegrationService};
 use http::{HeaderName, Request, Response};
+
+use crate::throttle::StageThrottle;
 use tower::Layer as _;
 use tower::util::BoxCloneSyncService;
 
@@ -86,6 +88,8 @@ pub struct StageCompileContext<'a> {
     pub strict: bool,
     /// What authorizers check against.
     pub auth: &'a StageAuth,
+    /// The stage's throttles and usage plans.
+    pub throttle: Option<&'a StageThrottle>,
 }
 
 /// What the authorization of every stage shares: keys, IAM callers, JWKS
@@ -242,7 +246,13 @@ pub fn compile_variant(
     let mut router = Router::new(mode);
     let mut resource_ids: HashMap<&str, Arc<str>> = HashMap::new();
     for route in &api.routes {
-        let service = compile_route(api, route, &variables, ctx)?;
+        let mut service = compile_route(api, route, &variables, ctx)?;
+        if let Some(layer) = ctx
+            .throttle
+            .and_then(|t| t.route_layer(api.protocol, route))
+        {
+            service = BoxCloneSyncService::new(layer.layer(service));
+        }
         let service = authorize_route(api, route, &auth, ctx, service)?;
         let resource_id = Arc::clone(
             resource_ids
@@ -285,8 +295,8 @@ pub fn compile_variant(
     })
 }
 
-/// Builds one route's service. Later features (authorizers, API keys, throttling,
-/// validation, caching) wrap the integration here, each only when the route needs it.
+/// Builds one route's integration. `compile_variant` wraps it in the route's
+/// throttling, then its authorization, each only when the route needs it.
 fn compile_route(
     api: &Api,
     route: &Route,

@@ -14,6 +14,7 @@ use gateway_core::context::TrustedProxies;
 use gateway_core::limits::RequestLimits;
 use gateway_core::observe::access_log::AccessLogFormat;
 use gateway_core::stage::StageVariables;
+use gateway_throttle::{Day, FailurePolicy, MethodThrottles, Quota, RateLimit};
 use serde::Deserialize;
 
 /// A configuration that could not be read or is invalid.
@@ -90,6 +91,12 @@ pub struct Config {
     /// API keys, IAM callers, JWKS locations and trusted network headers.
     #[serde(default)]
     pub auth: AuthSettings,
+    /// The account-level throttle, and where buckets and quotas are kept.
+    #[serde(default)]
+    pub throttle: ThrottleSettings,
+    /// Usage plans: which API keys may call which stages, how fast and how much.
+    #[serde(default)]
+    pub usage_plans: Vec<UsagePlanConfig>,
     /// The APIs served.
     pub apis: Vec<ApiConfig>,
     /// Custom domain names.
@@ -174,6 +181,105 @@ pub struct IamCallerConfig {
     /// Identity policies (IAM policy documents) granting `execute-api:Invoke`.
     #[serde(default)]
     pub policies: Vec<serde_json::Value>,
+}
+
+/// Throttling shared by every API: the account-level bucket, the store buckets
+/// and quotas live in, and what happens when that store cannot be reached.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleSettings {
+    /// The account-level bucket every request takes a token from; AWS's default
+    /// (10,000 requests per second, burst 5,000) when absent, none when `null`.
+    #[serde(default = "account_default")]
+    pub account: Option<RateLimit>,
+    /// Keep buckets, quotas and usage in Redis, shared by every gateway node
+    /// configured with the same server; in this process when absent.
+    #[serde(default)]
+    pub redis: Option<RedisSettings>,
+    /// `open` (default) lets requests through unthrottled while the store cannot
+    /// be reached; `closed` answers them 429.
+    #[serde(default)]
+    pub on_backend_error: FailurePolicy,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        Self {
+            account: account_default(),
+            redis: None,
+            on_backend_error: FailurePolicy::default(),
+        }
+    }
+}
+
+#[allow(clippy::unnecessary_wraps)] // serde's `default` needs the field's type.
+fn account_default() -> Option<RateLimit> {
+    Some(RateLimit::ACCOUNT_DEFAULT)
+}
+
+/// Where Redis is, for throttles and quotas shared between gateway nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// The server (`redis://host:6379/`, `redis://:password@host/2`).
+    pub url: String,
+    /// Prefix of every key the gateway writes.
+    #[serde(default = "default_redis_prefix")]
+    pub prefix: String,
+    /// How long a decision may wait for Redis before the failure policy applies.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_redis_prefix() -> String {
+    "gateway:".to_owned()
+}
+
+fn default_redis_timeout() -> u64 {
+    100
+}
+
+/// A usage plan (see `docs/throttling.md`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlanConfig {
+    /// The plan id; the name when absent. It names the plan's counters (in Redis
+    /// too), so keep it stable.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The plan's name.
+    pub name: String,
+    /// A description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The API stages the plan's keys may call.
+    pub api_stages: Vec<UsagePlanStageConfig>,
+    /// The throttle each key gets over all the plan's stages.
+    #[serde(default)]
+    pub throttle: Option<RateLimit>,
+    /// The quota of each key.
+    #[serde(default)]
+    pub quota: Option<Quota>,
+    /// The keys in the plan, by their `auth.api_keys` name.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// The day the plan was created (`YYYY-MM-DD`): the quota's `offset` comes
+    /// off the period containing it.
+    #[serde(default)]
+    pub created: Option<Day>,
+}
+
+/// One API stage of a usage plan.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlanStageConfig {
+    /// The API, by its `apis` name.
+    pub api: String,
+    /// The stage.
+    pub stage: String,
+    /// Per-method throttles for each key, by method key (`/pets/GET`, `*/*`).
+    #[serde(default)]
+    pub throttle: BTreeMap<String, RateLimit>,
 }
 
 /// The function name sent to the Lambda Invoke API.
@@ -283,6 +389,10 @@ pub struct StageConfig {
     /// This stage's access log (overrides the top-level one).
     #[serde(default)]
     pub access_log: Option<AccessLogConfig>,
+    /// Method throttling by method key: `*/*` for every method, `/pets/GET` (or
+    /// the HTTP API route key `GET /pets`) for one.
+    #[serde(default)]
+    pub throttling: BTreeMap<String, RateLimit>,
 }
 
 /// A canary release on a stage.
@@ -469,8 +579,11 @@ impl Config {
                 if let Some(log) = &stage.access_log {
                     validate_access_log(log).map_err(|m| invalid(at("access_log.format"), m))?;
                 }
+                MethodThrottles::from_map(&stage.throttling)
+                    .map_err(|e| invalid(at("throttling"), e.to_string()))?;
             }
         }
+        self.validate_throttling(file)?;
         let mut seen = HashSet::new();
         for (i, domain) in self.domains.iter().enumerate() {
             if domain.name.is_empty() || domain.name.contains(['/', ' ']) {
@@ -498,6 +611,84 @@ impl Config {
                     return Err(invalid(
                         at("base_path"),
                         format!("duplicate base path `{}`", mapping.base_path),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The rules of `throttle` and `usage_plans` serde cannot express.
+    fn validate_throttling(&self, file: &str) -> Result<(), ConfigError> {
+        let invalid = |field: String, message: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            field,
+            message,
+        };
+        if let Some(account) = &self.throttle.account {
+            account
+                .validate()
+                .map_err(|e| invalid("throttle.account".into(), e.to_string()))?;
+        }
+        if let Some(redis) = &self.throttle.redis {
+            if !(redis.url.starts_with("redis://") || redis.url.starts_with("rediss://")) {
+                return Err(invalid(
+                    "throttle.redis.url".into(),
+                    format!("`{}` is not a redis:// URL", redis.url),
+                ));
+            }
+            if redis.timeout_ms == 0 {
+                return Err(invalid(
+                    "throttle.redis.timeout_ms".into(),
+                    "must be greater than zero".into(),
+                ));
+            }
+        }
+        let key_names: HashSet<&str> = self.auth.api_keys.iter().map(|k| k.name.as_str()).collect();
+        let mut ids = HashSet::new();
+        for (i, plan) in self.usage_plans.iter().enumerate() {
+            let at = |f: &str| format!("usage_plans[{i}].{f}");
+            let id = plan.id.as_deref().unwrap_or(&plan.name);
+            if id.is_empty() || id.contains([':', ' ']) {
+                return Err(invalid(
+                    at("id"),
+                    format!("`{id}` is not a plan id: no spaces or `:`"),
+                ));
+            }
+            if !ids.insert(id) {
+                return Err(invalid(at("id"), format!("duplicate usage plan id `{id}`")));
+            }
+            if let Some(limit) = &plan.throttle {
+                limit
+                    .validate()
+                    .map_err(|e| invalid(at("throttle"), e.to_string()))?;
+            }
+            if let Some(quota) = &plan.quota {
+                quota
+                    .validate()
+                    .map_err(|e| invalid(at("quota"), e.to_string()))?;
+            }
+            for (j, stage) in plan.api_stages.iter().enumerate() {
+                let at = |f: &str| format!("usage_plans[{i}].api_stages[{j}].{f}");
+                let Some(api) = self.apis.iter().find(|a| a.name == stage.api) else {
+                    return Err(invalid(at("api"), format!("no API named `{}`", stage.api)));
+                };
+                if !api.stages.iter().any(|s| s.name == stage.stage) {
+                    return Err(invalid(
+                        at("stage"),
+                        format!("API `{}` has no stage `{}`", stage.api, stage.stage),
+                    ));
+                }
+                MethodThrottles::from_map(&stage.throttle)
+                    .map_err(|e| invalid(at("throttle"), e.to_string()))?;
+            }
+            for (j, key) in plan.api_keys.iter().enumerate() {
+                if !key_names.contains(key.as_str()) {
+                    return Err(invalid(
+                        format!("usage_plans[{i}].api_keys[{j}]"),
+                        format!("no key named `{key}` in auth.api_keys"),
                     ));
                 }
             }
@@ -548,6 +739,29 @@ mod tests {
         assert_eq!(config.limits.max_payload_bytes, 10 * 1024 * 1024);
         assert_eq!(config.region, "us-east-1");
         assert!(!config.strict);
+        assert_eq!(config.throttle.account, Some(RateLimit::ACCOUNT_DEFAULT));
+        assert!(config.throttle.redis.is_none());
+        assert_eq!(config.throttle.on_backend_error, FailurePolicy::Open);
+    }
+
+    #[test]
+    fn throttling_reads_aws_shapes() {
+        let text = format!(
+            "{MINIMAL}        throttling:\n          \"*/*\": {{rate: 100, burst: 50}}\n          /pets/GET: {{rateLimit: 0.5, burstLimit: 1}}\n\
+             throttle:\n  account: null\n  on_backend_error: closed\n  redis: {{url: \"redis://127.0.0.1:6379/\"}}\n\
+             auth:\n  api_keys: [{{name: alice}}]\n\
+             usage_plans:\n  - name: gold\n    api_stages: [{{api: pets, stage: prod, throttle: {{\"/pets/POST\": {{rate: 1, burst: 1}}}}}}]\n    \
+             quota: {{limit: 1000, period: MONTH, offset: 10}}\n    api_keys: [alice]\n    created: 2026-11-01\n"
+        );
+        let config = Config::from_str(&text, "gw.yaml").unwrap();
+        assert_eq!(config.throttle.account, None);
+        assert_eq!(config.throttle.on_backend_error, FailurePolicy::Closed);
+        assert_eq!(config.throttle.redis.as_ref().unwrap().timeout_ms, 100);
+        let stage = &config.apis[0].stages[0];
+        assert_eq!(stage.throttling["/pets/GET"].rate, 0.5);
+        let plan = &config.usage_plans[0];
+        assert_eq!(plan.quota.unwrap().offset, 10);
+        assert_eq!(plan.created.unwrap().to_string(), "2026-11-01");
     }
 
     #[test]
@@ -597,6 +811,42 @@ mod tests {
             (
                 &format!("{MINIMAL}trusted_proxies: [\"10.0.0.0/99\"]\n"),
                 "trusted_proxies",
+            ),
+            (
+                &format!("{MINIMAL}        throttling: {{\"/pets/*\": {{rate: 1, burst: 1}}}}\n"),
+                "apis[0].stages[0].throttling",
+            ),
+            (
+                &format!("{MINIMAL}throttle: {{account: {{rate: -1, burst: 1}}}}\n"),
+                "throttle.account",
+            ),
+            (
+                &format!("{MINIMAL}throttle: {{redis: {{url: \"http://x\"}}}}\n"),
+                "throttle.redis.url",
+            ),
+            (
+                &format!(
+                    "{MINIMAL}usage_plans:\n  - {{name: gold, api_stages: [{{api: pets, stage: dev}}]}}\n"
+                ),
+                "usage_plans[0].api_stages[0].stage",
+            ),
+            (
+                &format!(
+                    "{MINIMAL}usage_plans:\n  - {{name: gold, api_stages: [{{api: pets, stage: prod}}], api_keys: [nobody]}}\n"
+                ),
+                "usage_plans[0].api_keys[0]",
+            ),
+            (
+                &format!(
+                    "{MINIMAL}usage_plans:\n  - {{name: gold, api_stages: [], quota: {{limit: 5, period: DAY, offset: 5}}}}\n"
+                ),
+                "usage_plans[0].quota",
+            ),
+            (
+                &format!(
+                    "{MINIMAL}usage_plans:\n  - {{name: gold, api_stages: []}}\n  - {{name: gold, api_stages: []}}\n"
+                ),
+                "usage_plans[1].id",
             ),
         ];
         for (text, field) in cases {

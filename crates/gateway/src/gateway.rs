@@ -31,6 +31,10 @@ use gateway_integrations::aws::{
 };
 use gateway_integrations::lambda::Functions;
 use gateway_openapi::{LoadOptions, Warning};
+use gateway_throttle::usage::{QuotaStatus, Usage};
+use gateway_throttle::{
+    Clock, Day, MemoryBackend, MethodThrottles, ThrottleBackend, ThrottleMetrics, UsagePlan,
+};
 use http::HeaderName;
 use serde_json::json;
 
@@ -39,9 +43,10 @@ use crate::compile::{
 };
 use crate::config::{
     AccessLogConfig, CanaryConfig, Config, ConfigError, LambdaFunctionNames, Protocol,
-    normalize_base_path,
+    RedisSettings, normalize_base_path,
 };
 use crate::pipeline::{ApiStages, DispatchTable, GatewayService};
+use crate::throttle::{GatewayThrottle, StageThrottle};
 
 /// Something the gateway could not do.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,9 @@ pub enum Error {
     /// A stage operation was refused.
     #[error(transparent)]
     Stage(#[from] gateway_core::stage::StageError),
+    /// A usage report could not be made.
+    #[error("{0}")]
+    Usage(String),
     /// An access-log destination could not be opened.
     #[error("access log `{destination}`: {source}")]
     AccessLog {
@@ -128,7 +136,17 @@ struct Inner {
     /// Ids and values generated for configured API keys that give none, by key
     /// name, so that a reload keeps them.
     generated_keys: Mutex<HashMap<String, (String, String)>>,
+    /// The clock throttles and quotas run on.
+    throttle_clock: Clock,
+    /// Counts throttle rejections in `metrics`.
+    throttle_metrics: ThrottleMetrics,
+    /// The throttle backend and the Redis settings it was made for, kept across
+    /// reloads so buckets and quotas continue.
+    throttle_backend: Mutex<Option<KeptBackend>>,
 }
+
+/// A throttle backend and the Redis settings it was made for.
+type KeptBackend = (Option<RedisSettings>, Arc<dyn ThrottleBackend>);
 
 /// What routes use to reach AWS and authorize callers, built from the
 /// configuration on each (re)load.
@@ -145,6 +163,7 @@ struct Outbound {
 pub struct GatewayBuilder {
     invoker: Option<SharedInvoker>,
     functions: Vec<(String, SharedInvoker)>,
+    throttle_clock: Option<Clock>,
 }
 
 impl GatewayBuilder {
@@ -162,6 +181,13 @@ impl GatewayBuilder {
     /// functions go to the Lambda Invoke API of `aws.endpoints.lambda`, if set.
     pub fn function(mut self, name: impl Into<String>, function: SharedInvoker) -> Self {
         self.functions.push((name.into(), function));
+        self
+    }
+
+    /// Runs throttles and quotas on `clock` (a [`Clock::manual`] one in tests)
+    /// instead of the wall clock.
+    pub fn throttle_clock(mut self, clock: Clock) -> Self {
+        self.throttle_clock = Some(clock);
         self
     }
 
@@ -205,18 +231,23 @@ impl Gateway {
         config_path: Option<PathBuf>,
         builder: GatewayBuilder,
     ) -> Result<(Self, LoadReport), Error> {
+        let metrics = MetricsRegistry::new();
+        let throttle_metrics = ThrottleMetrics::new(&metrics);
         let gateway = Self {
             inner: Arc::new(Inner {
                 config_path,
                 base_dir,
                 state: Mutex::new(State::default()),
                 table: Arc::new(ArcSwap::from_pointee(DispatchTable::default())),
-                metrics: MetricsRegistry::new(),
+                metrics,
                 client: HttpClient::new(),
                 invoker: builder.invoker,
                 functions: builder.functions,
                 sinks: Mutex::new(HashMap::new()),
                 generated_keys: Mutex::new(HashMap::new()),
+                throttle_clock: builder.throttle_clock.unwrap_or_default(),
+                throttle_metrics,
+                throttle_backend: Mutex::new(None),
             }),
         };
         let report = gateway.apply(config)?;
@@ -277,6 +308,80 @@ impl Gateway {
             .unwrap_or_default();
         keys.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         keys
+    }
+
+    /// The usage plans of the configuration being served, with API and key ids.
+    #[must_use]
+    pub fn usage_plans(&self) -> Vec<UsagePlan> {
+        self.inner
+            .table
+            .load()
+            .throttle
+            .as_ref()
+            .map(|t| t.plans.iter().map(|p| (**p).clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn throttle(&self) -> Result<GatewayThrottle, Error> {
+        self.inner
+            .table
+            .load()
+            .throttle
+            .clone()
+            .ok_or_else(|| Error::NotFound("no configuration is loaded".into()))
+    }
+
+    /// A usage plan's usage per key per day from `start` to `end` (all its keys, or
+    /// `key_id`'s), in the shape of AWS's `GetUsage`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown plan or key; [`Error::Usage`] for a bad
+    /// range or a backend that cannot be read.
+    pub async fn usage(
+        &self,
+        plan_id: &str,
+        key_id: Option<&str>,
+        start: Day,
+        end: Day,
+    ) -> Result<Usage, Error> {
+        let throttle = self.throttle()?;
+        if throttle.plans.get(plan_id).is_none() {
+            return Err(Error::NotFound(format!("no usage plan `{plan_id}`")));
+        }
+        if let Some(key) = key_id
+            && !throttle.has_key(plan_id, key)
+        {
+            return Err(Error::NotFound(format!(
+                "usage plan `{plan_id}` has no key `{key}`"
+            )));
+        }
+        throttle
+            .usage(plan_id, key_id, start, end)
+            .await
+            .map_err(Error::Usage)
+    }
+
+    /// The quota `key_id` has left in usage plan `plan_id` this period; `None`
+    /// when the plan has no quota.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown plan or key; [`Error::Usage`] when the
+    /// backend cannot be read.
+    pub async fn remaining_quota(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+    ) -> Result<Option<QuotaStatus>, Error> {
+        let throttle = self.throttle()?;
+        if !throttle.has_key(plan_id, key_id) {
+            return Err(Error::NotFound(format!(
+                "usage plan `{plan_id}` has no key `{key_id}`"
+            )));
+        }
+        throttle
+            .remaining_quota(plan_id, key_id)
+            .await
+            .map_err(Error::Usage)
     }
 
     /// Re-reads the configuration file and redeploys what changed. On any error the
@@ -512,6 +617,7 @@ impl Gateway {
         };
         let outbound = self.outbound(config)?;
         table.api_keys = Some(Arc::clone(&outbound.auth.api_keys));
+        let throttle = self.gateway_throttle(config, state, &*outbound.auth.api_keys)?;
         let mut by_name: HashMap<(&str, &str), Arc<CompiledStage>> = HashMap::new();
         for api_config in &config.apis {
             let Some(api_state) = state.apis.get(&api_config.name) else {
@@ -548,9 +654,18 @@ impl Gateway {
                     }
                     None => None,
                 };
+                let methods = MethodThrottles::from_map(&stage_config.throttling).map_err(|e| {
+                    invalid(
+                        self.inner.config_path.as_deref(),
+                        &format!("stages.{}.throttling", stage_config.name),
+                        &e.to_string(),
+                    )
+                })?;
+                let stage_throttle = throttle.stage(&api_state.id, &stage_config.name, methods);
                 let compiled = Arc::new(self.compile_stage(
                     config,
                     &outbound,
+                    &stage_throttle,
                     &api_state.id,
                     &stage_state.stage,
                     stage_config.canary.as_ref(),
@@ -586,7 +701,56 @@ impl Gateway {
                 .domains
                 .insert(domain.name.to_ascii_lowercase(), mappings);
         }
+        table.throttle = Some(throttle);
         Ok(table)
+    }
+
+    /// The throttle backend (kept from the last load when its settings are the
+    /// same, so buckets and quotas continue), and the usage plans resolved against
+    /// the loaded APIs and keys.
+    fn gateway_throttle(
+        &self,
+        config: &Config,
+        state: &State,
+        keys: &dyn gateway_auth::api_key::ApiKeyStore,
+    ) -> Result<GatewayThrottle, Error> {
+        let config_path = self.inner.config_path.as_deref();
+        let backend = {
+            let mut current = self
+                .inner
+                .throttle_backend
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match &*current {
+                Some((settings, backend)) if *settings == config.throttle.redis => {
+                    Arc::clone(backend)
+                }
+                _ => {
+                    let clock = self.inner.throttle_clock.clone();
+                    let backend: Arc<dyn ThrottleBackend> = match &config.throttle.redis {
+                        None => Arc::new(MemoryBackend::new(clock)),
+                        Some(redis) => redis_backend(redis, clock)
+                            .map_err(|m| invalid(config_path, "throttle.redis", &m))?,
+                    };
+                    *current = Some((config.throttle.redis.clone(), Arc::clone(&backend)));
+                    backend
+                }
+            }
+        };
+        let api_ids: HashMap<&str, &str> = state
+            .apis
+            .iter()
+            .map(|(name, api)| (name.as_str(), api.id.as_str()))
+            .collect();
+        let plans = GatewayThrottle::resolve_plans(config, &api_ids, keys)
+            .map_err(|(field, message)| invalid(config_path, &field, &message))?;
+        Ok(GatewayThrottle {
+            backend,
+            account: config.throttle.account,
+            policy: config.throttle.on_backend_error,
+            metrics: self.inner.throttle_metrics.clone(),
+            plans,
+        })
     }
 
     /// How this configuration reaches AWS: the signing configuration with its
@@ -756,10 +920,12 @@ impl Gateway {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn compile_stage(
         &self,
         config: &Config,
         outbound: &Outbound,
+        throttle: &StageThrottle,
         api_id: &str,
         stage: &Stage,
         canary_config: Option<&CanaryConfig>,
@@ -774,6 +940,7 @@ impl Gateway {
             metrics: &self.inner.metrics,
             strict: config.strict,
             auth: &outbound.auth,
+            throttle: Some(throttle),
         };
         let compile_error = |source| Error::Compile {
             stage: format!("{api_id}/{}", stage.name),
@@ -816,6 +983,29 @@ impl Gateway {
             access_log,
         })
     }
+}
+
+/// A Redis backend for `throttle.redis`.
+#[cfg(feature = "redis")]
+fn redis_backend(
+    settings: &RedisSettings,
+    clock: Clock,
+) -> Result<Arc<dyn ThrottleBackend>, String> {
+    let mut config = gateway_throttle::RedisConfig::new(settings.url.clone());
+    config.prefix.clone_from(&settings.prefix);
+    config.timeout = std::time::Duration::from_millis(settings.timeout_ms);
+    gateway_throttle::RedisBackend::new(config, clock)
+        .map(|backend| Arc::new(backend) as Arc<dyn ThrottleBackend>)
+        .map_err(|e| e.to_string())
+}
+
+/// Without the `redis` feature, `throttle.redis` cannot be served.
+#[cfg(not(feature = "redis"))]
+fn redis_backend(
+    _settings: &RedisSettings,
+    _clock: Clock,
+) -> Result<Arc<dyn ThrottleBackend>, String> {
+    Err("this gateway was built without the `redis` feature".into())
 }
 
 fn invalid(config_path: Option<&Path>, field: &str, message: &str) -> Error {

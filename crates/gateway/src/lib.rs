@@ -2,7 +2,7 @@
 //!
 //! This crate is the facade: it reads a configuration file ([`config`]), loads each
 //! API's OpenAPI document, keeps deployments and stages ([`gateway`]), compiles every
-//! stage into a tree of services ([`compile`]), and serves them ([`server`],
+//! stage into a tree of services ([`compile`], with the throttling of [`throttle`]), and serves them ([`server`],
 //! [`pipeline`]) with an admin listener beside ([`admin`]). The `gateway` binary is a
 //! thin command line over it; applications can embed it too:
 //!
@@ -21,6 +21,7 @@ pub mod config;
 pub mod gateway;
 pub mod pipeline;
 pub mod server;
+pub mod throttle;
 
 pub use crate::config::Config;
 pub use crate::gateway::{Error, Gateway, GatewayBuilder, LoadReport};

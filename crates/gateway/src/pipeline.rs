@@ -60,6 +60,8 @@ pub struct DispatchTable {
     pub trusted_proxies: TrustedProxies,
     /// The API keys methods with `apiKeyRequired` accept.
     pub api_keys: Option<Arc<dyn gateway_auth::api_key::ApiKeyStore>>,
+    /// The throttle backend and usage plans, for usage reports.
+    pub throttle: Option<crate::throttle::GatewayThrottle>,
 }
 
 enum Dispatch<'t> {
