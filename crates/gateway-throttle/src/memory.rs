@@ -310,6 +310,10 @@ impl ThrottleBackend for MemoryBackend {
             let Some(local) = &key.local else {
                 return foreign();
             };
+            // The quota is reserved first and given back if a bucket refuses, so
+            // a refusal by the quota takes no token. While a reservation is out,
+            // a request for the key's very last unit of quota may see it taken
+            // and get `QuotaExceeded` a moment early; the count stays exact.
             if let Some(quota) = key.plan.quota {
                 let day = Day::from_epoch_nanos(self.clock.now_nanos());
                 let (start, _) = quota.period.window(day);
