@@ -344,44 +344,20 @@ impl Gateway {
         start: Day,
         end: Day,
     ) -> Result<Usage, Error> {
-        let throttle = self.throttle()?;
-        if throttle.plans.get(plan_id).is_none() {
-            return Err(Error::NotFound(format!("no usage plan `{plan_id}`")));
-        }
-        if let Some(key) = key_id
-            && !throttle.has_key(plan_id, key)
-        {
-            return Err(Error::NotFound(format!(
-                "usage plan `{plan_id}` has no key `{key}`"
-            )));
-        }
-        throttle
-            .usage(plan_id, key_id, start, end)
-            .await
-            .map_err(Error::Usage)
+        self.throttle()?.usage(plan_id, key_id, start, end).await
     }
 
     /// The quota `key_id` has left in usage plan `plan_id` this period; `None`
     /// when the plan has no quota.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown plan or key; [`Error::Usage`] when the
-    /// backend cannot be read.
+    /// As [`GatewayThrottle::remaining_quota`].
     pub async fn remaining_quota(
         &self,
         plan_id: &str,
         key_id: &str,
     ) -> Result<Option<QuotaStatus>, Error> {
-        let throttle = self.throttle()?;
-        if !throttle.has_key(plan_id, key_id) {
-            return Err(Error::NotFound(format!(
-                "usage plan `{plan_id}` has no key `{key_id}`"
-            )));
-        }
-        throttle
-            .remaining_quota(plan_id, key_id)
-            .await
-            .map_err(Error::Usage)
+        self.throttle()?.remaining_quota(plan_id, key_id).await
     }
 
     /// Re-reads the configuration file and redeploys what changed. On any error the

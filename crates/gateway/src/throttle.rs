@@ -13,6 +13,7 @@ use gateway_throttle::{
 };
 
 use crate::config::{Config, UsagePlanConfig};
+use crate::gateway::Error;
 
 /// What every stage's throttling shares, built on each (re)load.
 #[derive(Debug, Clone)]
@@ -70,44 +71,34 @@ impl GatewayThrottle {
         }
     }
 
-    /// Whether usage plan `plan_id` has the key `key_id`.
-    #[must_use]
-    pub fn has_key(&self, plan_id: &str, key_id: &str) -> bool {
+    /// The plan `plan_id` and its key `key_id`, prepared for reading usage.
+    fn plan_key(&self, plan_id: &str, key_id: &str) -> Result<PlanKey, Error> {
         self.plans
             .get(plan_id)
-            .is_some_and(|p| p.api_keys.iter().any(|k| k == key_id))
-    }
-
-    /// The plan `plan_id` and its key `key_id`, prepared for reading usage.
-    fn plan_key(&self, plan_id: &str, key_id: &str) -> Option<PlanKey> {
-        let plan = self.plans.get(plan_id)?;
-        plan.api_keys
-            .iter()
-            .any(|k| k == key_id)
-            .then(|| self.backend.plan_key(plan, key_id))
+            .filter(|plan| plan.api_keys.iter().any(|k| k == key_id))
+            .map(|plan| self.backend.plan_key(plan, key_id))
+            .ok_or_else(|| Error::NotFound(format!("usage plan `{plan_id}` has no key `{key_id}`")))
     }
 
     /// The usage of a plan's keys (or one of them) from `start` to `end`, as AWS's
     /// `GetUsage` reports it.
     ///
     /// # Errors
-    /// An unknown plan or key, a bad range, or a backend that cannot be read.
+    /// [`Error::NotFound`] for an unknown plan or key; [`Error::Usage`] for a bad
+    /// range or a backend that cannot be read.
     pub async fn usage(
         &self,
         plan_id: &str,
         key_id: Option<&str>,
         start: Day,
         end: Day,
-    ) -> Result<Usage, String> {
+    ) -> Result<Usage, Error> {
         let plan = self
             .plans
             .get(plan_id)
-            .ok_or_else(|| format!("no usage plan `{plan_id}`"))?;
+            .ok_or_else(|| Error::NotFound(format!("no usage plan `{plan_id}`")))?;
         let keys: Vec<PlanKey> = match key_id {
-            Some(key) => vec![
-                self.plan_key(plan_id, key)
-                    .ok_or_else(|| format!("usage plan `{plan_id}` has no key `{key}`"))?,
-            ],
+            Some(key) => vec![self.plan_key(plan_id, key)?],
             None => plan
                 .api_keys
                 .iter()
@@ -116,24 +107,24 @@ impl GatewayThrottle {
         };
         gateway_throttle::usage::usage(&*self.backend, plan_id, &keys, start, end)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| Error::Usage(e.to_string()))
     }
 
-    /// The quota `key_id` has left in plan `plan_id`'s current period.
+    /// The quota `key_id` has left in plan `plan_id`'s current period; `None`
+    /// when the plan has no quota.
     ///
     /// # Errors
-    /// An unknown plan or key, or a backend that cannot be read.
+    /// [`Error::NotFound`] for an unknown plan or key; [`Error::Usage`] when the
+    /// backend cannot be read.
     pub async fn remaining_quota(
         &self,
         plan_id: &str,
         key_id: &str,
-    ) -> Result<Option<QuotaStatus>, String> {
-        let key = self
-            .plan_key(plan_id, key_id)
-            .ok_or_else(|| format!("usage plan `{plan_id}` has no key `{key_id}`"))?;
+    ) -> Result<Option<QuotaStatus>, Error> {
+        let key = self.plan_key(plan_id, key_id)?;
         gateway_throttle::usage::remaining_quota(&*self.backend, &key)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| Error::Usage(e.to_string()))
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use gateway_throttle::{Clock, Day, ManualClock};
 use http::{Method, StatusCode};
 use serde_json::json;
-use support::{HttpClient, Reply, TempDir};
+use support::{HttpClient, Reply, TempDir, serve_with_admin};
 
 /// A MOCK integration answering 200 with the caller's key id.
 const MOCK: &str = r#"{type: mock, requestTemplates: {application/json: '{"statusCode": 200}'}, responses: {default: {statusCode: "200", responseTemplates: {application/json: '{"keyId": "$context.identity.apiKeyId"}'}}}}"#;
@@ -113,13 +113,7 @@ async fn stages_plans_and_quotas_apply_as_configured() {
         .throttle_clock(clock)
         .from_config_file(&path)
         .unwrap();
-    let server = gateway::server::serve(
-        &gateway,
-        "127.0.0.1:0".parse().unwrap(),
-        Some("127.0.0.1:0".parse().unwrap()),
-    )
-    .await
-    .unwrap();
+    let server = serve_with_admin(&gateway).await;
     let base = format!("http://{}/prod", server.addr);
     let admin = format!("http://{}", server.admin_addr.unwrap());
     let client = HttpClient::new();
@@ -434,13 +428,7 @@ apis:
             .throttle_clock(clock.clone())
             .from_config_file(&path)
             .unwrap();
-        let server = gateway::server::serve(
-            &gateway,
-            "127.0.0.1:0".parse().unwrap(),
-            Some("127.0.0.1:0".parse().unwrap()),
-        )
-        .await
-        .unwrap();
+        let server = serve_with_admin(&gateway).await;
         nodes.push((gateway, server));
     }
     let urls: Vec<String> = nodes

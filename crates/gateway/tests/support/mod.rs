@@ -233,14 +233,19 @@ pub async fn start_gateway(config: &Path) -> (gateway::Gateway, gateway::server:
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
-    let server = gateway::server::serve(
-        &gateway,
+    let server = serve_with_admin(&gateway).await;
+    (gateway, server)
+}
+
+/// Serves `gateway` on 127.0.0.1:0 with an admin listener on another free port.
+pub async fn serve_with_admin(gateway: &gateway::Gateway) -> gateway::server::ServerHandle {
+    gateway::server::serve(
+        gateway,
         "127.0.0.1:0".parse().unwrap(),
         Some("127.0.0.1:0".parse().unwrap()),
     )
     .await
-    .unwrap();
-    (gateway, server)
+    .unwrap()
 }
 
 /// An OpenAPI document with a MOCK `GET /version` answering `body`, plus the given
