@@ -28,7 +28,8 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    /// The bucket's name: what identifies its state across reloads and nodes.
+    /// The bucket's name: what identifies its state across reloads and nodes
+    /// (for the Redis backend, its key, prefix included).
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
@@ -121,7 +122,8 @@ impl PlanKey {
         &self.key_id
     }
 
-    /// The name of the key's plan-wide bucket, when the plan has a throttle.
+    /// The name of the key's plan-wide bucket, when the plan has a throttle (for
+    /// the Redis backend, its key, prefix included).
     #[must_use]
     pub fn plan_bucket(&self) -> Option<&str> {
         self.plan_bucket.as_deref()

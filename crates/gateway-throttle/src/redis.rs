@@ -372,13 +372,13 @@ impl RedisBackend {
             period_start.compact()
         )
     }
+}
 
-    fn timed_out(&self) -> BackendError {
-        BackendError(format!(
-            "Redis did not answer within {} ms",
-            self.timeout.as_millis()
-        ))
-    }
+fn timed_out(timeout: Duration) -> BackendError {
+    BackendError(format!(
+        "Redis did not answer within {} ms",
+        timeout.as_millis()
+    ))
 }
 
 fn redis_error(err: &redis::RedisError) -> BackendError {
@@ -396,35 +396,47 @@ fn ms_until(day: Day, now_ms: u64) -> u64 {
 /// What one decision sends: the keys, the arguments and, for each bucket, the
 /// level that names it when it refuses.
 struct Invocation {
-    keys: Vec<String>,
+    keys: Vec<Arc<str>>,
     args: Vec<u64>,
     levels: Vec<Level>,
 }
 
 impl Invocation {
-    fn bucket(&mut self, key: String, limit: RateLimit, level: Level) {
+    fn bucket(&mut self, key: &Arc<str>, limit: RateLimit, level: Level) {
         let (interval, burst) = if limit.refuses_all() {
             (0, 0)
         } else {
             (limit.interval_nanos(), u64::from(limit.burst))
         };
-        self.keys.push(key);
+        self.keys.push(Arc::clone(key));
         self.args.extend([interval / 1000, interval % 1000, burst]);
         self.levels.push(level);
     }
 }
 
 impl ThrottleBackend for RedisBackend {
+    // Buckets are named by their Redis keys, prefix included, so that a
+    // decision formats no bucket key.
     fn bucket(&self, name: &str, limit: RateLimit) -> Bucket {
         Bucket {
-            name: name.into(),
+            name: self.bucket_key(name).into(),
             limit,
             local: None,
         }
     }
 
     fn plan_key(&self, plan: &Arc<UsagePlan>, key_id: &str) -> PlanKey {
-        PlanKey::unprepared(plan, key_id)
+        let mut key = PlanKey::unprepared(plan, key_id);
+        key.plan_bucket = key
+            .plan_bucket
+            .as_deref()
+            .map(|name| self.bucket_key(name).into());
+        key.method_buckets = key
+            .method_buckets
+            .iter()
+            .map(|name| self.bucket_key(name).into())
+            .collect();
+        key
     }
 
     fn decide(&self, check: &Check<'_>) -> Decision {
@@ -451,18 +463,14 @@ impl ThrottleBackend for RedisBackend {
             if let Some(i) = slot
                 && let (Some(name), Some(method)) = (key.method_buckets.get(i), key.methods.get(i))
             {
-                call.bucket(self.bucket_key(name), method.limit, Level::PlanMethod);
+                call.bucket(name, method.limit, Level::PlanMethod);
             }
             if let (Some(name), Some(limit)) = (&key.plan_bucket, key.plan.throttle) {
-                call.bucket(self.bucket_key(name), limit, Level::Plan);
+                call.bucket(name, limit, Level::Plan);
             }
         }
         for (i, bucket) in check.buckets.iter().enumerate() {
-            call.bucket(
-                self.bucket_key(&bucket.name),
-                bucket.limit,
-                Level::Shared(i),
-            );
+            call.bucket(&bucket.name, bucket.limit, Level::Shared(i));
         }
         let usage_ttl = ms_until(Day(today.0 + 1 + USAGE_RETENTION_DAYS), now_ms);
         let head = [
@@ -476,7 +484,7 @@ impl ThrottleBackend for RedisBackend {
             BUCKET_EXPIRY_MARGIN_MS,
         ];
         call.args.splice(0..0, head);
-        call.keys.extend(counters);
+        call.keys.extend(counters.into_iter().map(Arc::from));
 
         let mut connection = match self.connection() {
             Ok(connection) => connection,
@@ -484,11 +492,10 @@ impl ThrottleBackend for RedisBackend {
         };
         let script = Arc::clone(&self.script);
         let timeout = self.timeout;
-        let timed_out = self.timed_out();
         Decision::Pending(Box::pin(async move {
             let mut invocation = script.prepare_invoke();
             for key in &call.keys {
-                invocation.key(key);
+                invocation.key(&**key);
             }
             for arg in &call.args {
                 invocation.arg(*arg);
@@ -496,7 +503,7 @@ impl ThrottleBackend for RedisBackend {
             let code: i64 =
                 match tokio::time::timeout(timeout, invocation.invoke_async(&mut connection)).await
                 {
-                    Err(_) => return Err(timed_out),
+                    Err(_) => return Err(timed_out(timeout)),
                     Ok(Err(err)) => return Err(redis_error(&err)),
                     Ok(Ok(code)) => code,
                 };
@@ -526,14 +533,13 @@ impl ThrottleBackend for RedisBackend {
         }
         let connection = self.connection();
         let timeout = self.timeout;
-        let timed_out = self.timed_out();
         Box::pin(async move {
             let mut connection = connection?;
             let mut cmd = redis::cmd("MGET");
             cmd.arg(&keys);
             let counts: Vec<Option<u64>> =
                 match tokio::time::timeout(timeout, cmd.query_async(&mut connection)).await {
-                    Err(_) => return Err(timed_out),
+                    Err(_) => return Err(timed_out(timeout)),
                     Ok(Err(err)) => return Err(redis_error(&err)),
                     Ok(Ok(counts)) => counts,
                 };
