@@ -15,6 +15,8 @@ use gateway_auth::jwt::{
     ManualClock, Verified,
 };
 use gateway_core::model::{ApiProtocol, Authorizer, AuthorizerType, JwtConfiguration};
+use gateway_core::outbound::TlsClient;
+use gateway_core::outbound::testing::{ServerCert, TestCa, TlsListener};
 use gateway_core::{Body, GatewayError, GatewayResponseType, RequestContext};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full};
@@ -116,8 +118,58 @@ struct Issuer {
 impl Issuer {
     async fn start(jwks: String) -> Arc<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let issuer = Arc::new(Self {
-            base: format!("http://{}", listener.local_addr().unwrap()),
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let issuer = Self::new(base, jwks);
+        let state = Arc::clone(&issuer);
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(Arc::clone(&state).serve(stream));
+            }
+        });
+        issuer
+    }
+
+    /// The issuer over TLS with `cert`, which must name `localhost`.
+    async fn start_tls(jwks: String, cert: &ServerCert) -> Arc<Self> {
+        let listener = TlsListener::bind(cert).await.unwrap();
+        let base = format!(
+            "https://localhost:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let issuer = Self::new(base, jwks);
+        let state = Arc::clone(&issuer);
+        tokio::spawn(async move {
+            loop {
+                let tcp = listener.accept_tcp().await.unwrap();
+                let handshake = listener.handshake(tcp);
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    if let Ok(stream) = handshake.await {
+                        state.serve(stream).await;
+                    }
+                });
+            }
+        });
+        issuer
+    }
+
+    async fn serve<S>(self: Arc<Self>, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = hyper::service::service_fn(move |req| {
+            let state = Arc::clone(&self);
+            async move { Ok::<_, Infallible>(state.answer(&req).await) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    }
+
+    fn new(base: String, jwks: String) -> Arc<Self> {
+        Arc::new(Self {
+            base,
             jwks: Mutex::new(jwks),
             discovery: AtomicBool::new(true),
             jwks_uri: Mutex::new(None),
@@ -126,24 +178,7 @@ impl Issuer {
             discovery_hits: AtomicUsize::new(0),
             gate: Mutex::new(None),
             fetched: Notify::new(),
-        });
-        let state = Arc::clone(&issuer);
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let state = Arc::clone(&state);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = Arc::clone(&state);
-                        async move { Ok::<_, Infallible>(state.answer(&req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        issuer
+        })
     }
 
     async fn answer(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -766,20 +801,42 @@ async fn key_sets_are_found_without_a_discovery_document() {
     assert!(authorizer.verify(&token, &[]).await.is_ok());
     assert_eq!(issuer.discovery_hits.load(Ordering::SeqCst), 1);
     assert_eq!(issuer.hits(), 1);
+}
 
-    // A discovery document pointing at an https key set cannot be followed yet.
-    let https = Issuer::start(key_set(&["ec-1"], true)).await;
-    *https.jwks_uri.lock().unwrap() = Some("https://keys.example.com/jwks.json".into());
-    let authorizer = http_api(&https, &clock);
+#[tokio::test]
+async fn https_issuers_are_fetched_when_their_authority_is_trusted() {
+    let ca = TestCa::new().unwrap();
+    let issuer =
+        Issuer::start_tls(key_set(&["ec-1"], true), &ca.issue(&["localhost"]).unwrap()).await;
+    assert!(issuer.base.starts_with("https://"));
+    let clock = ManualClock::at(NOW);
     let token = mint(
         "ec1",
         Algorithm::ES256,
         Some("ec-1"),
-        &claims(&https.base, &json!({"aud": AUDIENCE})),
+        &claims(&issuer.base, &json!({"aud": AUDIENCE})),
     );
-    let error = authorizer.verify(&token, &[]).await.unwrap_err();
+    let build = |client: TlsClient| {
+        JwtConfig::jwt(issuer.base.clone())
+            .audience(AUDIENCE)
+            .clock(Arc::new(clock.clone()))
+            .tls(client)
+            .build()
+            .unwrap()
+    };
+
+    // Not trusted: the keys cannot be fetched, which is the gateway's failure.
+    let untrusted = build(TestCa::new().unwrap().client().unwrap());
+    let error = untrusted.verify(&token, &[]).await.unwrap_err();
     assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(https.hits(), 0);
+    assert_eq!(error.kind(), GatewayResponseType::AuthorizerFailure);
+    assert_eq!(issuer.discovery_hits.load(Ordering::SeqCst), 0);
+
+    // Trusted: discovery and the key set both come over TLS.
+    let trusted = build(ca.client().unwrap());
+    assert!(trusted.verify(&token, &[]).await.is_ok());
+    assert_eq!(issuer.discovery_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(issuer.hits(), 1);
 }
 
 #[tokio::test]

@@ -10,6 +10,8 @@
 //! - [`limits`]: AWS's request size limits.
 //! - [`observe`]: Prometheus metrics, access logs and `X-Amzn-Trace-Id`.
 //! - [`body`]: the body type all layers exchange.
+//! - [`outbound`] (feature `outbound`): TCP and TLS connections to backends, with a
+//!   configurable trust store.
 //! - [`lambda`]: the invoker trait for Lambda functions, shared by integrations and
 //!   authorizers.
 //!
@@ -23,6 +25,8 @@ pub mod lambda;
 pub mod limits;
 pub mod model;
 pub mod observe;
+#[cfg(feature = "outbound")]
+pub mod outbound;
 pub mod router;
 pub mod stage;
 

@@ -457,6 +457,20 @@ pub struct Integration {
     pub cache_key_parameters: Vec<String>,
     /// The cache namespace.
     pub cache_namespace: Option<String>,
+    /// How an `https` backend's certificate is checked (`tlsConfig`).
+    pub tls_config: TlsConfig,
+}
+
+/// An integration's TLS settings towards its backend (`tlsConfig`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Accept a certificate no trusted authority issued (self-signed, or from a
+    /// private authority); its dates and host name are still checked
+    /// (`insecureSkipVerification`).
+    pub insecure_skip_verification: bool,
+    /// The name the certificate must carry and the TLS handshake announces, instead
+    /// of the URI's host (`serverNameToVerify`).
+    pub server_name_to_verify: Option<String>,
 }
 
 impl Integration {
@@ -477,6 +491,7 @@ impl Integration {
             credentials: None,
             cache_key_parameters: Vec::new(),
             cache_namespace: None,
+            tls_config: TlsConfig::default(),
         }
     }
 

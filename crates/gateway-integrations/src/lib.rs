@@ -36,8 +36,11 @@
 //! The [`aws`] module calls AWS: credentials, SigV4 signing, a remote Lambda invoker
 //! and signed requests to AWS service APIs (the building blocks of AWS integrations).
 //!
-//! `https://` backends and AWS endpoints are refused
-//! ([`CompileError::TlsUnsupported`]): the client has no TLS yet.
+//! `https://` backends and AWS endpoints are reached over TLS, checked against the
+//! trust store of the [`HttpClient`] (the system's unless
+//! [`HttpClient::with_tls`] sets one); an integration's `tlsConfig` can skip the
+//! authority check (`insecureSkipVerification`) or name the host to verify
+//! (`serverNameToVerify`).
 //!
 //! # Errors
 //!
@@ -206,17 +209,6 @@ pub enum CompileError {
         kind: IntegrationType,
         /// The missing field (`uri`, `httpMethod`).
         field: &'static str,
-    },
-    /// An `https://` backend: TLS to backends is not built into this crate yet.
-    #[error(
-        "{route}: integration uri `{uri}` is https, but TLS to backends is not supported \
-         by gateway-integrations yet; use an http:// backend"
-    )]
-    TlsUnsupported {
-        /// The route key.
-        route: String,
-        /// The URI after stage-variable substitution.
-        uri: String,
     },
     /// A timeout outside AWS's range.
     #[error(

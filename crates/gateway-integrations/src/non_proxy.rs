@@ -174,7 +174,7 @@ impl MappedIntegration {
         let method = backend_method(&route_key, integration)?;
         let mut mappings = compile_mappings(&route_key, integration, ctx)?;
         let target = Target::compile(&route_key, route, integration, ctx, &mut mappings.path)?;
-        let pool = target.pool(ctx.client);
+        let pool = target.pool(ctx.client, &integration.tls_config);
         let backend = Backend::Http {
             target,
             method,

@@ -11,9 +11,10 @@ use gateway_integrations::{CompileContext, CompileError, HttpClient, Integration
 use http::{Method, StatusCode};
 use serde_json::Value;
 
+use gateway_core::outbound::testing::{ServerCert, TestCa};
 use support::{
-    Backend, CLIENT_IP, Fnv, PatternBody, TRACE, body_json, call, compile_route, dead_addr,
-    hash_body, request, resetting_backend, route,
+    Backend, CLIENT_IP, Fnv, PatternBody, TRACE, body_json, call, compile_route,
+    compile_route_with, dead_addr, hash_body, request, resetting_backend, route,
 };
 
 fn proxy(uri: String) -> Integration {
@@ -468,16 +469,85 @@ fn compile_err(integration: Integration, path: &str) -> CompileError {
     }
 }
 
-#[test]
-fn https_backends_are_refused_until_tls_exists() {
-    let err = compile_err(proxy("https://example.com/x".into()), "/x");
-    assert!(
-        matches!(err, CompileError::TlsUnsupported { .. }),
-        "{err:?}"
+#[tokio::test]
+async fn https_backends_are_checked_against_the_clients_trust_store_and_pooled() {
+    let ca = TestCa::new().unwrap();
+    let backend = Backend::echo_tls("tls", &ca.issue(&["localhost"]).unwrap()).await;
+    let port = backend.addr.port();
+    let uri = format!("https://localhost:{port}/secure/{{id}}");
+    let client = HttpClient::with_tls(ca.client().unwrap());
+    let service = compile_route_with(&route(get(), "/s/{id}", proxy(uri)), &[], &client);
+    for id in 0..3 {
+        let path = format!("/s/{id}");
+        let response = call(
+            &service,
+            request(Method::GET, "/s/{id}", &path, Body::empty()),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let echo = body_json(response).await;
+        assert_eq!(echo["backend"], "tls");
+        assert_eq!(echo["path"], format!("/secure/{id}"));
+        assert_eq!(header(&echo, "host"), [format!("localhost:{port}")]);
+    }
+    // One TLS connection served all three requests.
+    assert_eq!(
+        backend
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
     );
-    let text = err.to_string();
-    assert!(text.starts_with("GET /x:"), "{text}");
-    assert!(text.contains("TLS"), "{text}");
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_configuration_error_unless_verification_is_skipped() {
+    let backend = Backend::echo_tls(
+        "self-signed",
+        &ServerCert::self_signed(&["127.0.0.1"]).unwrap(),
+    )
+    .await;
+    let uri = format!("https://{}/x", backend.addr);
+    let client = HttpClient::with_tls(TestCa::new().unwrap().client().unwrap());
+    let strict = compile_route_with(&route(get(), "/x", proxy(uri.clone())), &[], &client);
+    let response = call(&strict, request(Method::GET, "/x", "/x", Body::empty())).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        body_json(response).await,
+        serde_json::json!({"message": "Internal server error"})
+    );
+    assert_eq!(
+        backend
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+
+    let mut skip = proxy(uri);
+    skip.tls_config.insecure_skip_verification = true;
+    let lenient = compile_route_with(&route(get(), "/x", skip), &[], &client);
+    let response = call(&lenient, request(Method::GET, "/x", "/x", Body::empty())).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_json(response).await["backend"], "self-signed");
+}
+
+#[tokio::test]
+async fn a_server_name_to_verify_stands_in_for_the_host() {
+    let ca = TestCa::new().unwrap();
+    let backend = Backend::echo_tls("named", &ca.issue(&["backend.internal"]).unwrap()).await;
+    let uri = format!("https://{}/x", backend.addr);
+    let client = HttpClient::with_tls(ca.client().unwrap());
+    let plain_name = compile_route_with(&route(get(), "/x", proxy(uri.clone())), &[], &client);
+    let response = call(&plain_name, request(Method::GET, "/x", "/x", Body::empty())).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+    let mut named = proxy(uri);
+    named.tls_config.server_name_to_verify = Some("backend.internal".into());
+    let service = compile_route_with(&route(get(), "/x", named), &[], &client);
+    let response = call(&service, request(Method::GET, "/x", "/x", Body::empty())).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // The Host header still names the URI's authority.
+    let echo = body_json(response).await;
+    assert_eq!(header(&echo, "host"), [backend.addr.to_string()]);
 }
 
 #[test]

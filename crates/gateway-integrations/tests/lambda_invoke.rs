@@ -21,6 +21,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use gateway_core::outbound::testing::{ServerCert, TestCa};
 use support::{Backend, TRACE, dead_addr};
 
 /// One request as the server received it.
@@ -43,13 +44,23 @@ impl Recorded {
 struct LambdaApi {
     backend: Backend,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    tls: bool,
 }
 
 impl LambdaApi {
     async fn start() -> Self {
+        Self::serve(None).await
+    }
+
+    /// The API over TLS with `cert`, which must name `localhost`.
+    async fn start_tls(cert: &ServerCert) -> Self {
+        Self::serve(Some(cert)).await
+    }
+
+    async fn serve(cert: Option<&ServerCert>) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorder = Arc::clone(&requests);
-        let backend = Backend::start(move |req: Request<Incoming>| {
+        let handler = move |req: Request<Incoming>| {
             let recorder = Arc::clone(&recorder);
             async move {
                 let (parts, body) = req.into_parts();
@@ -64,13 +75,24 @@ impl LambdaApi {
                 recorder.lock().unwrap().push(recorded);
                 answer(&parts.method, parts.uri.path(), body)
             }
-        })
-        .await;
-        Self { backend, requests }
+        };
+        let backend = match cert {
+            Some(cert) => Backend::start_tls(cert, handler).await,
+            None => Backend::start(handler).await,
+        };
+        Self {
+            backend,
+            requests,
+            tls: cert.is_some(),
+        }
     }
 
     fn endpoint(&self) -> String {
-        format!("http://{}", self.backend.addr)
+        if self.tls {
+            format!("https://localhost:{}", self.backend.addr.port())
+        } else {
+            format!("http://{}", self.backend.addr)
+        }
     }
 
     fn requests(&self) -> Vec<Recorded> {
@@ -433,4 +455,43 @@ async fn missing_credentials_fail_before_sending() {
         "{err:?}"
     );
     assert!(api.requests().is_empty());
+}
+
+#[tokio::test]
+async fn invokes_over_tls_when_the_authority_is_trusted() {
+    let ca = TestCa::new().unwrap();
+    let api = LambdaApi::start_tls(&ca.issue(&["localhost"]).unwrap()).await;
+    let config = AwsConfig::new("us-east-1", CredentialsProvider::fixed(credentials()))
+        .with_endpoint("lambda", &api.endpoint())
+        .unwrap();
+    let trusted = RemoteLambda::new(&config, &HttpClient::with_tls(ca.client().unwrap())).unwrap();
+    let output = trusted
+        .invoke(invocation("echo", r#"{"over":"tls"}"#, None))
+        .await
+        .unwrap();
+    assert_eq!(output, InvocationOutput::ok(r#"{"over":"tls"}"#));
+    let requests = api.requests();
+    assert_eq!(requests.len(), 1);
+    let port = api.backend.addr.port();
+    assert_eq!(
+        requests[0].header("host"),
+        Some(format!("localhost:{port}").as_str())
+    );
+    assert_eq!(
+        requests[0].header("authorization").unwrap(),
+        botocore_authorization(&requests[0], &credentials(), "us-east-1")
+    );
+
+    // A client that does not trust the authority never sends the request.
+    let untrusted = TestCa::new().unwrap().client().unwrap();
+    let lambda = RemoteLambda::new(&config, &HttpClient::with_tls(untrusted)).unwrap();
+    let err = lambda
+        .invoke(invocation("echo", "{}", None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, InvokeError::Transport(message) if message.contains("UnknownIssuer")),
+        "{err:?}"
+    );
+    assert_eq!(api.requests().len(), 1);
 }

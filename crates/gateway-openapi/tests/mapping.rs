@@ -141,6 +141,53 @@ paths:
 }
 
 #[test]
+fn tls_config_applies_to_http_integrations_only() {
+    let loaded = load(
+        "paths:
+  /a:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: https://backend.internal:8443/a
+        tlsConfig:
+          serverNameToVerify: api.internal
+          insecureSkipVerification: false
+          pinned: yes
+  /b:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:f/invocations
+        tlsConfig: {insecureSkipVerification: true}
+",
+    );
+    let a = loaded.api.routes[0].integration.as_ref().unwrap();
+    assert_eq!(
+        a.tls_config,
+        gateway_core::model::TlsConfig {
+            insecure_skip_verification: false,
+            server_name_to_verify: Some("api.internal".into()),
+        }
+    );
+    let b = loaded.api.routes[1].integration.as_ref().unwrap();
+    assert!(!b.tls_config.insecure_skip_verification);
+    assert_eq!(
+        locations(&loaded),
+        [
+            "paths./a.get.x-amazon-apigateway-integration.tlsConfig.pinned",
+            "paths./b.get.x-amazon-apigateway-integration.tlsConfig",
+        ]
+    );
+    assert!(
+        loaded.warnings[1].message.contains("AWS_PROXY"),
+        "{}",
+        loaded.warnings[1].message
+    );
+}
+
+#[test]
 fn integration_fields_not_supported_yet_are_warnings() {
     let loaded = load(
         "paths:
@@ -166,7 +213,6 @@ fn integration_fields_not_supported_yet_are_warnings() {
         "responseTransferMode",
         "responses.default.selectionPattern",
         "connectionId",
-        "tlsConfig",
         "timeoutInMilis",
     ]
     .iter()
@@ -176,10 +222,11 @@ fn integration_fields_not_supported_yet_are_warnings() {
     let messages: Vec<&str> = loaded.warnings.iter().map(|w| w.message.as_str()).collect();
     assert!(messages[0].contains("VPC_LINK"), "{}", messages[0]);
     assert!(messages[3].contains("not supported yet"), "{}", messages[3]);
-    assert_eq!(messages[5], "unknown field `timeoutInMilis` is ignored");
-    // The integration itself is still mapped.
+    assert_eq!(messages[4], "unknown field `timeoutInMilis` is ignored");
+    // The integration itself is still mapped, its TLS settings with it.
     let integration = loaded.api.routes[0].integration.as_ref().unwrap();
     assert_eq!(integration.uri.as_deref(), Some("https://backend"));
+    assert!(integration.tls_config.insecure_skip_verification);
     assert_eq!(integration.responses[0].status_code, "200");
 }
 

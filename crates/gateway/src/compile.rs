@@ -20,6 +20,7 @@ use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::{Api, ApiProtocol, AuthorizationType, AuthorizerType, Route};
 use gateway_core::observe::access_log::{AccessLogFormat, AccessLogSink};
 use gateway_core::observe::metrics::{MethodLabels, MetricsRegistry, RouteMetrics};
+use gateway_core::outbound::TlsClient;
 use gateway_core::router::{MatchMode, Router};
 use gateway_core::stage::StageVariables;
 use gateway_core::{Body, GatewayError, GatewayResponseType};
@@ -106,6 +107,8 @@ pub struct StageAuth {
     pub jwks_urls: std::collections::BTreeMap<String, String>,
     /// Headers carrying `aws:SourceVpc` / `aws:SourceVpce`.
     pub network: NetworkHeaders,
+    /// The trust store for JWT issuers' `https` key sets; the system's when unset.
+    pub tls: Option<TlsClient>,
 }
 
 /// The authorization pieces of one compiled variant, shared by its routes.
@@ -377,6 +380,9 @@ fn compile_auth(
                     if let Some(url) = ctx.auth.jwks_urls.get(issuer) {
                         config = config.jwks_url(issuer, url.clone());
                     }
+                }
+                if let Some(tls) = &ctx.auth.tls {
+                    config = config.tls(tls.clone());
                 }
                 JwtAuthorizer::new(config)
                     .map(StageAuthorizer::Jwt)

@@ -88,6 +88,10 @@ pub struct Config {
     /// How AWS integrations and Lambda functions are reached.
     #[serde(default)]
     pub aws: AwsSettings,
+    /// Which certificate authorities outbound TLS trusts (`https` backends, AWS
+    /// endpoints, JWKS).
+    #[serde(default)]
+    pub outbound_tls: OutboundTlsSettings,
     /// API keys, IAM callers, JWKS locations and trusted network headers.
     #[serde(default)]
     pub auth: AuthSettings,
@@ -102,6 +106,34 @@ pub struct Config {
     /// Custom domain names.
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
+}
+
+/// The certificate authorities trusted by the gateway's outbound TLS: `https`
+/// integration backends, AWS endpoints, the Lambda Invoke API and JWT issuers'
+/// key sets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundTlsSettings {
+    /// Trust the operating system's certificate store (default `true`).
+    #[serde(default = "yes")]
+    pub system_roots: bool,
+    /// PEM files of further authorities to trust (a private CA), relative to the
+    /// configuration file.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+}
+
+impl Default for OutboundTlsSettings {
+    fn default() -> Self {
+        Self {
+            system_roots: true,
+            ca_files: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How the gateway reaches AWS: the region and credentials it signs with, and

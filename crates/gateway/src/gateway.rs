@@ -24,6 +24,7 @@ use gateway_core::observe::access_log::{
     AccessLogFormat, AccessLogSink, DEFAULT_FORMAT, WriterSink,
 };
 use gateway_core::observe::metrics::MetricsRegistry;
+use gateway_core::outbound::TlsClient;
 use gateway_core::stage::{Deployment, Stage, StageVariables};
 use gateway_integrations::HttpClient;
 use gateway_integrations::aws::{
@@ -42,8 +43,8 @@ use crate::compile::{
     AccessLog, CompiledCanary, CompiledStage, StageAuth, StageCompileContext, compile_variant,
 };
 use crate::config::{
-    AccessLogConfig, CanaryConfig, Config, ConfigError, LambdaFunctionNames, Protocol,
-    RedisSettings, normalize_base_path,
+    AccessLogConfig, CanaryConfig, Config, ConfigError, LambdaFunctionNames, OutboundTlsSettings,
+    Protocol, RedisSettings, normalize_base_path,
 };
 use crate::pipeline::{ApiStages, DispatchTable, GatewayService};
 use crate::throttle::{GatewayThrottle, StageThrottle};
@@ -129,7 +130,9 @@ struct Inner {
     state: Mutex<State>,
     table: Arc<ArcSwap<DispatchTable>>,
     metrics: MetricsRegistry,
-    client: HttpClient,
+    /// The outbound client and the trust it was built with, kept across reloads
+    /// that do not change that trust (its connection pools with it).
+    client: Mutex<OutboundClient>,
     invoker: Option<SharedInvoker>,
     functions: Vec<(String, SharedInvoker)>,
     sinks: Mutex<HashMap<String, Arc<dyn AccessLogSink>>>,
@@ -150,7 +153,17 @@ type KeptBackend = (Option<RedisSettings>, Arc<dyn ThrottleBackend>);
 
 /// What routes use to reach AWS and authorize callers, built from the
 /// configuration on each (re)load.
+/// The outbound HTTP client and the trust it was built from.
+#[derive(Debug, Default)]
+struct OutboundClient {
+    settings: OutboundTlsSettings,
+    pems: Vec<Vec<u8>>,
+    client: Option<HttpClient>,
+    tls: Option<TlsClient>,
+}
+
 struct Outbound {
+    client: HttpClient,
     aws: AwsConfig,
     invoker: Option<SharedInvoker>,
     auth: StageAuth,
@@ -240,7 +253,7 @@ impl Gateway {
                 state: Mutex::new(State::default()),
                 table: Arc::new(ArcSwap::from_pointee(DispatchTable::default())),
                 metrics,
-                client: HttpClient::new(),
+                client: Mutex::new(OutboundClient::default()),
                 invoker: builder.invoker,
                 functions: builder.functions,
                 sinks: Mutex::new(HashMap::new()),
@@ -733,6 +746,7 @@ impl Gateway {
     /// endpoint overrides, and the Lambda invoker (the one given in code, else the
     /// Lambda Invoke API when an endpoint for `lambda` is configured).
     fn outbound(&self, config: &Config) -> Result<Outbound, Error> {
+        let (client, tls) = self.outbound_client(&config.outbound_tls)?;
         let settings = &config.aws;
         let environment = match settings.profile.clone() {
             Some(profile) => Environment::from_fn(move |name| {
@@ -765,7 +779,7 @@ impl Gateway {
                     LambdaFunctionNames::AsWritten => FunctionNaming::AsWritten,
                     LambdaFunctionNames::Name => FunctionNaming::Name,
                 };
-                let remote = RemoteLambda::new(&aws, &self.inner.client)
+                let remote = RemoteLambda::new(&aws, &client)
                     .map_err(|e| invalid(config_path, "aws.endpoints.lambda", &e.to_string()))?
                     .with_function_naming(naming);
                 Some(Arc::new(remote) as SharedInvoker)
@@ -786,8 +800,73 @@ impl Gateway {
             }
             Some(functions.shared())
         };
-        let auth = self.stage_auth(config)?;
-        Ok(Outbound { aws, invoker, auth })
+        let mut auth = self.stage_auth(config)?;
+        auth.tls = tls;
+        Ok(Outbound {
+            client,
+            aws,
+            invoker,
+            auth,
+        })
+    }
+
+    /// The outbound client for `settings`: the current one when the trust it was
+    /// built with (the settings and the CA files' contents) is unchanged, else a new
+    /// one. Also the trust store itself, when it is not the system's alone.
+    fn outbound_client(
+        &self,
+        settings: &OutboundTlsSettings,
+    ) -> Result<(HttpClient, Option<TlsClient>), Error> {
+        let config_path = self.inner.config_path.as_deref();
+        let mut pems = Vec::with_capacity(settings.ca_files.len());
+        for (i, file) in settings.ca_files.iter().enumerate() {
+            let path = self.inner.base_dir.join(file);
+            let pem = std::fs::read(&path).map_err(|e| {
+                invalid(
+                    config_path,
+                    &format!("outbound_tls.ca_files[{i}]"),
+                    &format!("cannot read `{}`: {e}", path.display()),
+                )
+            })?;
+            pems.push(pem);
+        }
+        let mut current = self
+            .inner
+            .client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if current.client.is_none() || current.settings != *settings || current.pems != pems {
+            let tls = if *settings == OutboundTlsSettings::default() {
+                None
+            } else {
+                let mut builder = TlsClient::builder().system_roots(settings.system_roots);
+                for (i, pem) in pems.iter().enumerate() {
+                    builder = builder.add_pem(pem).map_err(|e| {
+                        invalid(
+                            config_path,
+                            &format!("outbound_tls.ca_files[{i}]"),
+                            &format!("`{}`: {e}", settings.ca_files[i].display()),
+                        )
+                    })?;
+                }
+                Some(
+                    builder
+                        .build()
+                        .map_err(|e| invalid(config_path, "outbound_tls", &e.to_string()))?,
+                )
+            };
+            let client = tls
+                .clone()
+                .map_or_else(HttpClient::new, HttpClient::with_tls);
+            *current = OutboundClient {
+                settings: settings.clone(),
+                pems,
+                client: Some(client),
+                tls,
+            };
+        }
+        let client = current.client.clone().unwrap_or_default();
+        Ok((client, current.tls.clone()))
     }
 
     /// The API keys, IAM callers, JWKS locations and network headers of a
@@ -893,6 +972,7 @@ impl Gateway {
             verifier: Arc::new(Verifier::new(config.region.as_str(), Arc::new(credentials))),
             jwks_urls: settings.jwks_urls.clone(),
             network,
+            tls: None,
         })
     }
 
@@ -910,7 +990,7 @@ impl Gateway {
         let ctx = StageCompileContext {
             stage: &stage.name,
             account_id: &config.account_id,
-            client: &self.inner.client,
+            client: &outbound.client,
             invoker: outbound.invoker.as_ref(),
             aws: Some(&outbound.aws),
             metrics: &self.inner.metrics,

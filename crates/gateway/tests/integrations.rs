@@ -14,11 +14,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use gateway_core::outbound::testing::TestCa;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{HttpClient, TempDir, start_backend, start_gateway};
+use support::{HttpClient, TempDir, start_backend, start_gateway, start_tls_backend};
 use tokio::net::TcpListener;
 
 const HTTP_API: &str = r#"openapi: 3.0.1
@@ -94,6 +95,78 @@ async fn an_http_integration_maps_both_directions() {
     assert_eq!(
         refused.headers["x-amzn-errortype"],
         "UnsupportedMediaTypeException"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_backends_are_trusted_through_outbound_tls_settings() {
+    let ca = TestCa::new().unwrap();
+    let backend = start_tls_backend("secure", &ca.issue(&["localhost"]).unwrap()).await;
+    let dir = TempDir::new();
+    dir.write("ca.pem", &ca.pem());
+    dir.write("other-ca.pem", &TestCa::new().unwrap().pem());
+    dir.write(
+        "api.yaml",
+        &format!(
+            r#"openapi: 3.0.1
+info: {{title: Secure, version: "1"}}
+paths:
+  /{{proxy+}}:
+    x-amazon-apigateway-any-method:
+      parameters:
+        - {{name: proxy, in: path, required: true, schema: {{type: string}}}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        uri: "https://localhost:{port}/{{proxy}}"
+"#,
+            port = backend.addr.port()
+        ),
+    );
+    let config_text = |ca_file: &str| {
+        format!(
+            "outbound_tls:\n  system_roots: false\n  ca_files: [{ca_file}]\napis:\n  - name: secure\n    openapi: api.yaml\n    stages:\n      - name: prod\n"
+        )
+    };
+    let config = dir.write("gateway.yaml", &config_text("ca.pem"));
+    let (gateway, server) = start_gateway(&config).await;
+    let client = HttpClient::new();
+    let url = format!("http://{}/prod/pets/1", server.addr);
+    let reply = client.get(&url).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["backend"], "secure");
+    assert_eq!(reply.json()["path"], "/pets/1");
+
+    // Trusting another authority after a reload: the backend's certificate is
+    // refused, as AWS refuses one, with a 500.
+    dir.write("gateway.yaml", &config_text("other-ca.pem"));
+    gateway.reload().unwrap();
+    let reply = client.get(&url).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"message": "Internal server error"})
+    );
+    assert_eq!(backend.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // A CA file that is missing or not PEM is a configuration error naming it.
+    dir.write("gateway.yaml", &config_text("missing.pem"));
+    let err = gateway.reload().unwrap_err().to_string();
+    assert!(
+        err.contains("outbound_tls.ca_files[0]") && err.contains("missing.pem"),
+        "{err}"
+    );
+    dir.write("junk.pem", "not a certificate");
+    dir.write("gateway.yaml", &config_text("junk.pem"));
+    let err = gateway.reload().unwrap_err().to_string();
+    assert!(
+        err.contains("outbound_tls.ca_files[0]") && err.contains("junk.pem"),
+        "{err}"
+    );
+    // The failed reloads left the previous configuration serving.
+    assert_eq!(
+        client.get(&url).await.status,
+        StatusCode::INTERNAL_SERVER_ERROR
     );
 }
 

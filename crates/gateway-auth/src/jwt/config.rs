@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gateway_core::model::{ApiProtocol, Authorizer, AuthorizerType};
+use gateway_core::outbound::TlsClient;
 use http::HeaderName;
 use jsonwebtoken::Algorithm;
 use regex::Regex;
@@ -125,14 +126,8 @@ pub enum ConfigError {
     /// than one.
     #[error("`{0}` is not a usable JWT identity source (one header or query string parameter)")]
     IdentitySource(String),
-    /// A key set URL the plain-HTTP client cannot fetch.
-    #[error(
-        "`{0}` uses https, which the gateway cannot fetch signing keys from yet; \
-         give the issuer a plain http JWKS URL"
-    )]
-    HttpsUnsupported(String),
-    /// A URL that does not parse or has no host.
-    #[error("`{0}` is not an http URL with a host")]
+    /// A URL that does not parse, has no host or is neither https nor http.
+    #[error("`{0}` is not an https or http URL with a host")]
     InvalidUrl(String),
     /// An `identityValidationExpression` that is not a regular expression.
     #[error("identity validation expression `{0}` is not a valid regular expression")]
@@ -205,8 +200,8 @@ pub(crate) struct IssuerConfig {
 /// A JWT or Cognito user pool authorizer's settings; [`build`](Self::build) turns
 /// them into a [`JwtAuthorizer`].
 ///
-/// Keys are fetched over plain HTTP only, for now: an issuer (or an explicit
-/// [`jwks_url`](Self::jwks_url)) with an `https` URL is refused when building.
+/// Keys are fetched over HTTPS, checked against the system's trust store unless
+/// [`tls`](Self::tls) sets one, or over plain HTTP for an `http` URL.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct JwtConfig {
@@ -224,6 +219,7 @@ pub struct JwtConfig {
     pub(crate) fetch_timeout: Duration,
     pub(crate) signature_cache: u64,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) tls: Option<TlsClient>,
 }
 
 impl JwtConfig {
@@ -243,6 +239,7 @@ impl JwtConfig {
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             signature_cache: DEFAULT_SIGNATURE_CACHE,
             clock: Arc::new(SystemClock),
+            tls: None,
         }
     }
 
@@ -456,6 +453,13 @@ impl JwtConfig {
         self
     }
 
+    /// The trust store `https` key sets and discovery documents are checked
+    /// against (default: the operating system's).
+    pub fn tls(mut self, client: TlsClient) -> Self {
+        self.tls = Some(client);
+        self
+    }
+
     /// The rules tokens are held to.
     #[must_use]
     pub fn profile(&self) -> JwtProfile {
@@ -597,12 +601,9 @@ mod tests {
             panic!("{e}");
         });
         assert_eq!(config.issuers().count(), 2);
-        // Cognito issuers are https: building needs plain-http key set URLs.
+        // Cognito issuers are https; their key sets may be served elsewhere.
         let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_A";
-        assert_eq!(
-            config.clone().build().err(),
-            Some(ConfigError::HttpsUnsupported(issuer.to_owned()))
-        );
+        assert!(config.clone().build().is_ok());
         let built = config
             .jwks_url(issuer, "http://127.0.0.1:9/a.json")
             .jwks_url(

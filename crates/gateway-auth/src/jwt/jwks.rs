@@ -1,4 +1,4 @@
-//! Issuers' signing keys: fetched over HTTP, parsed into verification keys with the
+//! Issuers' signing keys: fetched over HTTPS (or plain HTTP), parsed into verification keys with the
 //! algorithms each permits, and cached.
 
 use std::collections::HashMap;
@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
+use gateway_core::outbound::{self, CertificateCheck, TlsClient, Transport};
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
@@ -39,9 +40,7 @@ pub(crate) enum KeyError {
 /// Why a fetch failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum FetchError {
-    #[error("`{0}` uses https, which the gateway cannot fetch yet")]
-    Https(String),
-    #[error("`{0}` is not an http URL with a host")]
+    #[error("`{0}` is not an https or http URL with a host")]
     Url(String),
     #[error("fetching `{url}` failed: {reason}")]
     Transport { url: String, reason: String },
@@ -95,27 +94,34 @@ pub(crate) struct CachePolicy {
 pub(crate) struct KeyCache {
     issuer: String,
     location: Location,
+    /// The trust store for `https` URLs; the system's when unset.
+    tls: Option<TlsClient>,
     policy: CachePolicy,
     current: RwLock<Arc<Snapshot>>,
     fetch: tokio::sync::Mutex<FetchState>,
 }
 
 impl KeyCache {
-    pub(crate) fn new(config: &IssuerConfig, policy: CachePolicy) -> Result<Self, ConfigError> {
+    pub(crate) fn new(
+        config: &IssuerConfig,
+        policy: CachePolicy,
+        tls: Option<TlsClient>,
+    ) -> Result<Self, ConfigError> {
         let location = match &config.jwks_url {
-            Some(url) => Location::Fixed(http_uri(url)?),
+            Some(url) => Location::Fixed(key_set_uri(url)?),
             None => {
                 let base = config.issuer.trim_end_matches('/');
-                http_uri(&config.issuer)?;
+                key_set_uri(&config.issuer)?;
                 Location::Discover {
-                    discovery: http_uri(&format!("{base}/.well-known/openid-configuration"))?,
-                    fallback: http_uri(&format!("{base}/.well-known/jwks.json"))?,
+                    discovery: key_set_uri(&format!("{base}/.well-known/openid-configuration"))?,
+                    fallback: key_set_uri(&format!("{base}/.well-known/jwks.json"))?,
                 }
             }
         };
         Ok(Self {
             issuer: config.issuer.clone(),
             location,
+            tls,
             policy,
             current: RwLock::new(Arc::new(Snapshot::default())),
             fetch: tokio::sync::Mutex::new(FetchState::default()),
@@ -199,13 +205,13 @@ impl KeyCache {
             } => match &state.discovered {
                 Some(url) => url.clone(),
                 None => {
-                    let url = discover(discovery, fallback, timeout).await?;
+                    let url = discover(discovery, fallback, timeout, self.tls.as_ref()).await?;
                     state.discovered = Some(url.clone());
                     url
                 }
             },
         };
-        let body = get(&url, timeout).await?;
+        let body = get(&url, timeout, self.tls.as_ref()).await?;
         parse_key_set(&body).map_err(|reason| FetchError::Malformed {
             url: url.to_string(),
             what: "JSON Web Key Set",
@@ -219,13 +225,12 @@ fn elapsed(since: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(since).unwrap_or(Duration::MAX)
 }
 
-fn http_uri(url: &str) -> Result<Uri, ConfigError> {
+fn key_set_uri(url: &str) -> Result<Uri, ConfigError> {
     let uri: Uri = url
         .parse()
         .map_err(|_| ConfigError::InvalidUrl(url.to_owned()))?;
     match uri.scheme_str() {
-        Some("http") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(uri),
-        Some("https") => Err(ConfigError::HttpsUnsupported(url.to_owned())),
+        Some("https" | "http") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(uri),
         _ => Err(ConfigError::InvalidUrl(url.to_owned())),
     }
 }
@@ -237,8 +242,13 @@ struct Discovery {
 
 /// The key set URL an issuer's discovery document names, or the conventional
 /// `/.well-known/jwks.json` when the issuer has no discovery document.
-async fn discover(discovery: &Uri, fallback: &Uri, timeout: Duration) -> Result<Uri, FetchError> {
-    match get(discovery, timeout).await {
+async fn discover(
+    discovery: &Uri,
+    fallback: &Uri,
+    timeout: Duration,
+    tls: Option<&TlsClient>,
+) -> Result<Uri, FetchError> {
+    match get(discovery, timeout, tls).await {
         Ok(body) => {
             let doc: Discovery =
                 serde_json::from_slice(&body).map_err(|e| FetchError::Malformed {
@@ -246,11 +256,7 @@ async fn discover(discovery: &Uri, fallback: &Uri, timeout: Duration) -> Result<
                     what: "OpenID discovery document",
                     reason: e.to_string(),
                 })?;
-            match http_uri(&doc.jwks_uri) {
-                Ok(uri) => Ok(uri),
-                Err(ConfigError::HttpsUnsupported(url)) => Err(FetchError::Https(url)),
-                Err(_) => Err(FetchError::Url(doc.jwks_uri)),
-            }
+            key_set_uri(&doc.jwks_uri).map_err(|_| FetchError::Url(doc.jwks_uri))
         }
         Err(FetchError::Status {
             status: StatusCode::NOT_FOUND,
@@ -260,9 +266,9 @@ async fn discover(discovery: &Uri, fallback: &Uri, timeout: Duration) -> Result<
     }
 }
 
-/// One plain-HTTP GET, answered `200`, with a bounded body and time.
-async fn get(url: &Uri, timeout: Duration) -> Result<Bytes, FetchError> {
-    match tokio::time::timeout(timeout, get_unbounded(url)).await {
+/// One GET, answered `200`, with a bounded body and time.
+async fn get(url: &Uri, timeout: Duration, tls: Option<&TlsClient>) -> Result<Bytes, FetchError> {
+    match tokio::time::timeout(timeout, get_unbounded(url, tls)).await {
         Ok(result) => result,
         Err(_) => Err(FetchError::Timeout {
             url: url.to_string(),
@@ -271,23 +277,28 @@ async fn get(url: &Uri, timeout: Duration) -> Result<Bytes, FetchError> {
     }
 }
 
-async fn get_unbounded(url: &Uri) -> Result<Bytes, FetchError> {
+async fn get_unbounded(url: &Uri, tls: Option<&TlsClient>) -> Result<Bytes, FetchError> {
     let transport = |reason: String| FetchError::Transport {
         url: url.to_string(),
         reason,
     };
-    if url.scheme_str() != Some("http") {
-        return Err(FetchError::Https(url.to_string()));
-    }
     let Some(authority) = url.authority() else {
         return Err(FetchError::Url(url.to_string()));
     };
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = authority.port_u16().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host, port))
+    let connection = if url.scheme_str() == Some("https") {
+        let client = match tls {
+            Some(client) => client.clone(),
+            None => TlsClient::system().map_err(|e| transport(e.to_string()))?,
+        };
+        Transport::Tls {
+            client,
+            check: CertificateCheck::Full,
+            server_name: None,
+        }
+    } else {
+        Transport::Plain
+    };
+    let stream = outbound::connect(authority, &connection)
         .await
         .map_err(|e| transport(e.to_string()))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -439,17 +450,14 @@ mod tests {
     }
 
     #[test]
-    fn key_set_urls_must_be_plain_http() {
-        assert!(http_uri("http://127.0.0.1:8080/jwks.json").is_ok());
-        assert_eq!(
-            http_uri("https://example.com/jwks.json").err(),
-            Some(ConfigError::HttpsUnsupported(
-                "https://example.com/jwks.json".into()
-            ))
-        );
-        assert!(matches!(
-            http_uri("/jwks.json"),
-            Err(ConfigError::InvalidUrl(_))
-        ));
+    fn key_set_urls_are_https_or_http() {
+        assert!(key_set_uri("http://127.0.0.1:8080/jwks.json").is_ok());
+        assert!(key_set_uri("https://example.com/jwks.json").is_ok());
+        for bad in ["/jwks.json", "ftp://example.com/k", "https:///k"] {
+            assert!(
+                matches!(key_set_uri(bad), Err(ConfigError::InvalidUrl(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -41,9 +41,9 @@
 //! `requestContext.authorizer.claims` (REST) and
 //! `requestContext.authorizer.jwt.{claims,scopes}` (HTTP APIs).
 //!
-//! Keys are fetched over plain HTTP only, for now: an `https` issuer needs an
-//! `http` [`JwtConfig::jwks_url`], and building without one is a
-//! [`ConfigError::HttpsUnsupported`].
+//! Keys are fetched over HTTPS, checked against the operating system's trust
+//! store or the one [`JwtConfig::tls`] sets (a private authority), or over plain
+//! HTTP for `http` URLs (a local identity provider).
 //!
 //! # Example
 //!

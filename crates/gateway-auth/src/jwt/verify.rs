@@ -147,7 +147,7 @@ impl JwtAuthorizer {
         let issuers = config
             .issuers
             .iter()
-            .map(|issuer| KeyCache::new(issuer, policy))
+            .map(|issuer| KeyCache::new(issuer, policy, config.tls.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let validation_expression = config
             .validation_expression

@@ -1,27 +1,18 @@
 //! Service endpoints: where AWS requests go.
 //!
-//! An endpoint is an `http://` URL with an optional base path and nothing else (no
-//! query, no user information). `https://` endpoints are refused with a message
-//! saying why: the crate's client does not speak TLS yet.
+//! An endpoint is an `https://` (AWS itself) or `http://` (a local emulator) URL
+//! with an optional base path and nothing else (no query, no user information).
 
 use http::HeaderValue;
 use http::uri::{Authority, Scheme, Uri};
+
+use crate::http_proxy::pool::Security;
 
 /// An endpoint URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EndpointError {
-    /// An `https://` endpoint: the crate's HTTP client has no TLS yet.
-    #[error(
-        "endpoint `{url}` is https, but TLS is not supported by gateway-integrations yet; \
-         use an http:// endpoint (a local emulator such as LocalStack, moto or \
-         `sam local start-lambda`, or a TLS-terminating proxy in front of AWS)"
-    )]
-    TlsUnsupported {
-        /// The endpoint as given.
-        url: String,
-    },
-    /// A URL that is not `http://host[:port][/path]`.
+    /// A URL that is not `http[s]://host[:port][/path]`.
     #[error("endpoint `{url}` is invalid: {reason}")]
     Invalid {
         /// The endpoint as given.
@@ -31,9 +22,11 @@ pub enum EndpointError {
     },
 }
 
-/// A parsed `http://` endpoint.
+/// A parsed endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Endpoint {
+    /// `https`.
+    tls: bool,
     authority: Authority,
     /// The `Host` header: the authority without a default port.
     host: HeaderValue,
@@ -52,16 +45,12 @@ impl Endpoint {
             .trim()
             .parse()
             .map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
-        match uri.scheme() {
-            Some(scheme) if *scheme == Scheme::HTTP => {}
-            Some(scheme) if *scheme == Scheme::HTTPS => {
-                return Err(EndpointError::TlsUnsupported {
-                    url: url.to_owned(),
-                });
-            }
-            Some(_) => return Err(invalid("the scheme must be http")),
-            None => return Err(invalid("the URL must start with http://")),
-        }
+        let tls = match uri.scheme() {
+            Some(scheme) if *scheme == Scheme::HTTP => false,
+            Some(scheme) if *scheme == Scheme::HTTPS => true,
+            Some(_) => return Err(invalid("the scheme must be https or http")),
+            None => return Err(invalid("the URL must start with https:// or http://")),
+        };
         let authority = uri
             .authority()
             .cloned()
@@ -76,17 +65,28 @@ impl Endpoint {
             return Err(invalid("an endpoint cannot have a query string"));
         }
         // Clients leave the default port out of `Host` (and so out of the signature).
+        let default_port = if tls { 443 } else { 80 };
         let host = match authority.port_u16() {
-            Some(80) => authority.host().to_owned(),
+            Some(port) if port == default_port => authority.host().to_owned(),
             _ => authority.as_str().to_owned(),
         };
         let host = HeaderValue::from_str(&host).map_err(|_| invalid("invalid host"))?;
         let base_path = uri.path().trim_end_matches('/').to_owned();
         Ok(Self {
+            tls,
             authority,
             host,
             base_path,
         })
+    }
+
+    /// How the pool reaches the endpoint: TLS, fully checked, for `https`.
+    pub(crate) fn security(&self) -> Security {
+        if self.tls {
+            Security::TLS
+        } else {
+            Security::Plain
+        }
     }
 
     /// The authority the pool connects to.
@@ -106,7 +106,8 @@ impl Endpoint {
 
     /// The endpoint as a URL, for messages.
     pub(crate) fn url(&self) -> String {
-        format!("http://{}{}", self.authority, self.base_path)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority, self.base_path)
     }
 }
 
@@ -127,10 +128,23 @@ mod tests {
     }
 
     #[test]
-    fn refuses_https_and_junk() {
-        let err = Endpoint::parse("https://lambda.us-east-1.amazonaws.com").unwrap_err();
-        assert!(matches!(err, EndpointError::TlsUnsupported { .. }));
-        assert!(err.to_string().contains("TLS is not supported"), "{err}");
+    fn parses_https_endpoints() {
+        let endpoint = Endpoint::parse("https://lambda.us-east-1.amazonaws.com").unwrap();
+        assert_eq!(endpoint.security(), Security::TLS);
+        assert_eq!(endpoint.host(), "lambda.us-east-1.amazonaws.com");
+        let endpoint = Endpoint::parse("https://localhost:443/").unwrap();
+        assert_eq!(endpoint.host(), "localhost");
+        assert_eq!(endpoint.url(), "https://localhost:443");
+        let endpoint = Endpoint::parse("https://localhost:80").unwrap();
+        assert_eq!(endpoint.host(), "localhost:80");
+        assert_eq!(
+            Endpoint::parse("http://x").unwrap().security(),
+            Security::Plain
+        );
+    }
+
+    #[test]
+    fn refuses_junk() {
         for bad in [
             "ftp://x",
             "localhost:3000",

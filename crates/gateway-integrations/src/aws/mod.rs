@@ -14,10 +14,10 @@
 //!   [`AwsConfig`] holds the region, credentials and endpoint overrides, and a
 //!   [`PreparedTarget`] builds, signs and sends the requests for one target.
 //!
-//! Requests go out through the crate's pooled [`HttpClient`](crate::HttpClient),
-//! which has no TLS yet: every endpoint must be `http://` (a local emulator such as
-//! LocalStack, moto or `sam local start-lambda`, or a TLS-terminating proxy), and
-//! AWS's own `https://` endpoints are refused with an [`EndpointError`] that says so.
+//! Requests go out through the crate's pooled [`HttpClient`](crate::HttpClient):
+//! to AWS's own `https://` endpoints by default, or to an override per service
+//! (`http://` for a local emulator such as LocalStack, moto or
+//! `sam local start-lambda`).
 //!
 //! # Example
 //!

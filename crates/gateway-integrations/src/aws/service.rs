@@ -22,9 +22,8 @@
 //! `{subdomain}.{service}` or by `{service}` (`sqs` → `http://127.0.0.1:5000`). An
 //! override used by a target that has a subdomain must place it with a `{subdomain}`
 //! placeholder (`http://{subdomain}.s3.localhost.localstack.cloud:4566`); this is
-//! checked when the target is prepared. Only `http://` endpoints can be used today:
-//! the default endpoints, being `https://`, are refused with [`EndpointError`] until
-//! the crate's client speaks TLS.
+//! checked when the target is prepared. `https://` endpoints are checked against the
+//! [`HttpClient`](crate::HttpClient)'s trust store.
 //!
 //! # Protocols of `action/` targets
 //!
@@ -152,7 +151,7 @@ impl AwsConfig {
     ///
     /// # Errors
     ///
-    /// When `url` is not an `http://` URL.
+    /// When `url` is not an `https://` or `http://` URL.
     pub fn with_endpoint(
         mut self,
         service: impl Into<String>,
@@ -236,7 +235,7 @@ impl AwsConfig {
     ///
     /// # Errors
     ///
-    /// When the target's endpoint cannot be used (`https://`, an invalid override), or
+    /// When the target's endpoint cannot be used (an invalid override), or
     /// an `action/` target names a service without actions or one not in the table.
     pub fn prepare(
         &self,
@@ -312,7 +311,7 @@ impl AwsConfig {
         };
         Ok(PreparedTarget {
             inner: Arc::new(Prepared {
-                pool: client.host(endpoint.authority()),
+                pool: client.host(endpoint.authority(), &endpoint.security()),
                 signing_name: signing_name(target).to_owned(),
                 target: target.clone(),
                 endpoint,
@@ -457,7 +456,7 @@ impl SendError {
     /// that failed after it was made.
     #[must_use]
     pub fn is_connect(&self) -> bool {
-        matches!(self.source, ClientError::Connect { .. })
+        self.source.is_connect()
     }
 }
 

@@ -14,8 +14,8 @@
 //! - **Invalid URIs.** A URI that is invalid as written is a compile error. One that
 //!   only becomes invalid through a stage variable's value answers 500
 //!   `API_CONFIGURATION_ERROR` ("Invalid endpoint address" on AWS), so a bad variable
-//!   breaks its routes, not the whole stage. `https` backends are refused at compile
-//!   time: TLS is not in this crate yet.
+//!   breaks its routes, not the whole stage. `https` backends are reached over TLS
+//!   as the integration's `tlsConfig` says.
 //! - **Method.** The integration's `httpMethod`; `ANY` forwards the client's method.
 //! - **Headers.** The client's headers are forwarded except hop-by-hop ones
 //!   (`Connection` and the headers it names, `Keep-Alive`, `Proxy-Authenticate`,
@@ -77,8 +77,9 @@ use std::time::Duration;
 use gateway_core::body::{Body, BoxError, LengthLimitError, cause_ref};
 use gateway_core::context::RequestContext;
 use gateway_core::error::{GatewayError, GatewayResponseType};
-use gateway_core::model::{Integration, MIN_INTEGRATION_TIMEOUT, Route};
+use gateway_core::model::{Integration, MIN_INTEGRATION_TIMEOUT, Route, TlsConfig};
 use gateway_core::observe::trace::X_AMZN_TRACE_ID;
+use gateway_core::outbound::{CertificateCheck, TlsClient};
 use gateway_core::stage::StageTemplate;
 use http::header::HOST;
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
@@ -90,7 +91,7 @@ use self::headers::{
     X_FORWARDED_PORT, X_FORWARDED_PROTO, append_forwarded_for, forwarded_proto_port,
     remove_hop_by_hop,
 };
-use self::pool::{ClientError, HostPool, Pools};
+use self::pool::{ClientError, HostPool, Pools, Security};
 use self::uri::{UriError, UriTemplate};
 use crate::mapping::{RequestMappings, RequestValues, Side, Source};
 use crate::response::FieldError;
@@ -110,7 +111,9 @@ impl HttpClient {
     /// How long an idle pooled connection is kept.
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-    /// A client with an empty pool.
+    /// A client with an empty pool, checking `https` backends against the
+    /// operating system's trust store (loaded when the first `https` route
+    /// compiles).
     ///
     /// Building it needs no runtime; using it needs a Tokio runtime with time enabled.
     #[must_use]
@@ -119,14 +122,27 @@ impl HttpClient {
             pools: Arc::new(Pools::default()),
         }
     }
+
+    /// A client with an empty pool, checking `https` backends (HTTP integrations,
+    /// AWS endpoints, the Lambda Invoke API) against `tls`.
+    #[must_use]
+    pub fn with_tls(tls: TlsClient) -> Self {
+        Self {
+            pools: Arc::new(Pools::with_tls(tls)),
+        }
+    }
 }
 
 impl HttpClient {
     /// The connection pool for one backend host, for integrations that send their
     /// own requests (AWS service calls, the Lambda Invoke API). Resolve it once, when
     /// the route compiles or the invoker is built, not per request.
-    pub(crate) fn host(&self, authority: &http::uri::Authority) -> Arc<HostPool> {
-        self.pools.host(authority)
+    pub(crate) fn host(
+        &self,
+        authority: &http::uri::Authority,
+        security: &Security,
+    ) -> Arc<HostPool> {
+        self.pools.host(authority, security)
     }
 }
 
@@ -177,7 +193,7 @@ impl HttpProxyIntegration {
         )
         .map_err(invalid)?;
         let target = Target::compile(&route_key, route, integration, ctx, &mut mappings.path)?;
-        let pool = target.pool(ctx.client);
+        let pool = target.pool(ctx.client, &integration.tls_config);
         Ok(Self {
             pool,
             proxy: Arc::new(HttpProxy {
@@ -273,12 +289,6 @@ impl Target {
         let uri = stage_template.render(ctx.stage_variables);
         let mut target = match UriTemplate::parse(&uri) {
             Ok(template) => Self::Uri(template),
-            Err(UriError::Https) => {
-                return Err(CompileError::TlsUnsupported {
-                    route: route_key.to_owned(),
-                    uri,
-                });
-            }
             Err(UriError::Invalid(reason)) if stage_template.variables().next().is_some() => {
                 Self::Invalid(format!("invalid endpoint address `{uri}`: {reason}"))
             }
@@ -291,10 +301,25 @@ impl Target {
         Ok(target)
     }
 
-    /// The backend host's pool, resolved once; `None` for an invalid URI.
-    pub(crate) fn pool(&self, client: &HttpClient) -> Option<Arc<HostPool>> {
+    /// The backend host's pool, resolved once; `None` for an invalid URI. An
+    /// `https` backend's certificate is checked as `tls` says.
+    pub(crate) fn pool(&self, client: &HttpClient, tls: &TlsConfig) -> Option<Arc<HostPool>> {
         match self {
-            Self::Uri(template) => Some(client.pools.host(template.authority())),
+            Self::Uri(template) => {
+                let security = if template.is_tls() {
+                    Security::Tls {
+                        check: if tls.insecure_skip_verification {
+                            CertificateCheck::SkipAuthority
+                        } else {
+                            CertificateCheck::Full
+                        },
+                        server_name: tls.server_name_to_verify.clone(),
+                    }
+                } else {
+                    Security::Plain
+                };
+                Some(client.pools.host(template.authority(), &security))
+            }
             Self::Invalid(_) => None,
         }
     }
@@ -447,7 +472,7 @@ pub(crate) fn client_failure(route: &str, err: &ClientError) -> Response<Body> {
     if cause_ref::<LengthLimitError>(err).is_some() {
         return GatewayError::new(GatewayResponseType::RequestTooLarge).into_response();
     }
-    if matches!(err, ClientError::Connect { .. }) {
+    if err.is_connect() {
         return configuration_error(route, &ErrorChain(err).to_string()).into_response();
     }
     tracing::warn!(

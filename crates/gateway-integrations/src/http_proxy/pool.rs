@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gateway_core::body::{Body, BoxError};
+use gateway_core::outbound::{self, CertificateCheck, ConnectError, Stream, TlsClient, Transport};
 use http::uri::{Authority, PathAndQuery};
 use http::{Request, Response, Uri};
 use http_body::{Frame, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 /// Why a backend call failed before its response head.
 #[derive(Debug, thiserror::Error)]
@@ -34,26 +34,107 @@ pub(crate) enum ClientError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The TLS handshake failed (the certificate, among other reasons).
+    #[error("TLS handshake with {authority} failed: {source}")]
+    Tls {
+        /// The backend.
+        authority: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TLS trust store could not be loaded.
+    #[error("no TLS trust store: {0}")]
+    TrustStore(String),
     /// The HTTP exchange failed.
     #[error(transparent)]
     Http(#[from] hyper::Error),
 }
 
+impl ClientError {
+    /// Whether no connection could be opened: the backend is unreachable or its
+    /// TLS is not acceptable (AWS answers both as a configuration error).
+    pub(crate) fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect { .. } | Self::Tls { .. } | Self::TrustStore(_)
+        )
+    }
+}
+
+impl From<ConnectError> for ClientError {
+    fn from(err: ConnectError) -> Self {
+        match err {
+            ConnectError::Tcp { authority, source } => Self::Connect { authority, source },
+            ConnectError::Tls { authority, source } => Self::Tls { authority, source },
+            other => Self::TrustStore(other.to_string()),
+        }
+    }
+}
+
+/// How a pool reaches its backend: plain, or TLS checked one way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Security {
+    /// `http`.
+    Plain,
+    /// `https`.
+    Tls {
+        /// How the certificate is checked.
+        check: CertificateCheck,
+        /// The name to verify instead of the host (`serverNameToVerify`).
+        server_name: Option<String>,
+    },
+}
+
+impl Security {
+    /// TLS with a full certificate check.
+    pub(crate) const TLS: Self = Self::Tls {
+        check: CertificateCheck::Full,
+        server_name: None,
+    };
+}
+
 /// The pools of every backend host, shared by all routes.
 #[derive(Debug, Default)]
 pub(crate) struct Pools {
-    hosts: Mutex<HashMap<Authority, Arc<HostPool>>>,
+    hosts: Mutex<HashMap<(Authority, Security), Arc<HostPool>>>,
+    /// The trust store for `https` backends; the system's when unset.
+    tls: Option<TlsClient>,
 }
 
 impl Pools {
-    /// The pool for `authority` (created on first use, at route compile time).
-    pub(crate) fn host(&self, authority: &Authority) -> Arc<HostPool> {
+    /// Pools whose `https` backends are checked against `tls`.
+    pub(crate) fn with_tls(tls: TlsClient) -> Self {
+        Self {
+            hosts: Mutex::default(),
+            tls: Some(tls),
+        }
+    }
+
+    /// The pool for `authority` over `security` (created on first use, at route
+    /// compile time).
+    pub(crate) fn host(&self, authority: &Authority, security: &Security) -> Arc<HostPool> {
         let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(
-            hosts
-                .entry(authority.clone())
-                .or_insert_with(|| Arc::new(HostPool::new(authority.clone()))),
-        )
+        let key = (authority.clone(), security.clone());
+        Arc::clone(hosts.entry(key).or_insert_with(|| {
+            Arc::new(HostPool::new(authority.clone(), self.transport(security)))
+        }))
+    }
+
+    fn transport(&self, security: &Security) -> Result<Transport, String> {
+        match security {
+            Security::Plain => Ok(Transport::Plain),
+            Security::Tls { check, server_name } => {
+                let client = match &self.tls {
+                    Some(client) => client.clone(),
+                    None => TlsClient::system().map_err(|e| e.to_string())?,
+                };
+                Ok(Transport::Tls {
+                    client,
+                    check: *check,
+                    server_name: server_name.clone(),
+                })
+            }
+        }
     }
 }
 
@@ -65,6 +146,8 @@ struct Idle {
 /// Idle connections to one backend host.
 pub(crate) struct HostPool {
     authority: Authority,
+    /// How connections are opened; the reason when no trust store could be loaded.
+    transport: Result<Transport, String>,
     idle: Mutex<Vec<Idle>>,
     idle_timeout: Duration,
 }
@@ -78,9 +161,10 @@ impl fmt::Debug for HostPool {
 }
 
 impl HostPool {
-    fn new(authority: Authority) -> Self {
+    fn new(authority: Authority, transport: Result<Transport, String>) -> Self {
         Self {
             authority,
+            transport,
             idle: Mutex::new(Vec::new()),
             idle_timeout: super::HttpClient::IDLE_TIMEOUT,
         }
@@ -112,20 +196,11 @@ impl HostPool {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, ClientError> {
-        let port = self.authority.port_u16().unwrap_or(80);
-        let host = self.authority.host();
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        let connect_error = |source| ClientError::Connect {
-            authority: self.authority.to_string(),
-            source,
-        };
-        let stream = TcpStream::connect((host, port))
-            .await
-            .map_err(connect_error)?;
-        stream.set_nodelay(true).map_err(connect_error)?;
+        let transport = self
+            .transport
+            .as_ref()
+            .map_err(|reason| ClientError::TrustStore(reason.clone()))?;
+        let stream: Stream = outbound::connect(&self.authority, transport).await?;
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             if let Err(err) = connection.await {

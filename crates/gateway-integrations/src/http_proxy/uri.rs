@@ -42,15 +42,15 @@ const QUERY_COMPONENT: &AsciiSet = &SEGMENT.add(b'&').add(b'=').add(b'+').add(b'
 /// Why an integration URI cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum UriError {
-    /// The scheme is `https`: TLS is not available yet.
-    Https,
-    /// Anything else, with the reason.
+    /// The reason.
     Invalid(String),
 }
 
 /// A parsed backend URI.
 #[derive(Debug, Clone)]
 pub(crate) struct UriTemplate {
+    /// `https`.
+    tls: bool,
     authority: Authority,
     host: HeaderValue,
     path: Vec<PathPart>,
@@ -77,12 +77,10 @@ impl UriTemplate {
         let invalid = |reason: &str| UriError::Invalid(reason.to_owned());
         let (scheme, rest) = uri
             .split_once("://")
-            .ok_or_else(|| invalid("the URI must start with http://"))?;
-        if scheme.eq_ignore_ascii_case("https") {
-            return Err(UriError::Https);
-        }
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(invalid("the scheme must be http"));
+            .ok_or_else(|| invalid("the URI must start with http:// or https://"))?;
+        let tls = scheme.eq_ignore_ascii_case("https");
+        if !tls && !scheme.eq_ignore_ascii_case("http") {
+            return Err(invalid("the scheme must be http or https"));
         }
         if rest.contains('#') {
             return Err(invalid("a fragment is never sent to a backend"));
@@ -114,6 +112,7 @@ impl UriTemplate {
         }
         let path = parse_path(if path.is_empty() { "/" } else { path })?;
         let template = Self {
+            tls,
             authority,
             host,
             path,
@@ -125,6 +124,11 @@ impl UriTemplate {
             .build(|_| Some(Cow::Borrowed("x")), None, &[])
             .map_err(|e| UriError::Invalid(e.to_string()))?;
         Ok(template)
+    }
+
+    /// Whether the backend is `https`.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// The backend's authority (host and port).
@@ -330,10 +334,10 @@ mod tests {
 
     #[test]
     fn invalid_uris_are_refused() {
-        assert_eq!(
-            UriTemplate::parse("https://b/x").unwrap_err(),
-            UriError::Https
-        );
+        let tls = UriTemplate::parse("HTTPS://b:8443/x").unwrap();
+        assert!(tls.is_tls());
+        assert_eq!(tls.authority().as_str(), "b:8443");
+        assert!(!UriTemplate::parse("http://b/x").unwrap().is_tls());
         for bad in [
             "ftp://b/x",
             "b/x",

@@ -17,6 +17,7 @@ use gateway_core::body::Body;
 use gateway_core::context::{Identity, RequestContext};
 use gateway_core::model::{Integration, Route, RouteMethod};
 use gateway_core::observe::trace::TraceId;
+use gateway_core::outbound::testing::{ServerCert, TlsListener};
 use gateway_core::router::{MatchMode, PathParams, Router};
 use gateway_core::stage::StageVariables;
 use gateway_integrations::{CompileContext, HttpClient, IntegrationService, compile};
@@ -86,12 +87,66 @@ impl Backend {
         }
     }
 
+    /// Serves `handler` over HTTP/1.1 behind TLS with `cert` on a fresh port;
+    /// `connections` counts completed handshakes.
+    pub(crate) async fn start_tls<F, Fut>(cert: &ServerCert, handler: F) -> Self
+    where
+        F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
+        let listener = TlsListener::bind(cert).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = listener.handshakes();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok(tcp) = listener.accept_tcp().await else {
+                    return;
+                };
+                let handshake = listener.handshake(tcp);
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let Ok(stream) = handshake.await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |req| {
+                        let handler = handler.clone();
+                        async move { Ok::<_, Infallible>(handler(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            connections,
+            task,
+        }
+    }
+
     /// A backend answering every request with a JSON description of it:
     /// `{"backend", "method", "path", "query", "version", "headers": {name: [values]}, "body"}`.
     /// A request header `x-status` sets the status; `x-send-hop: 1` adds hop-by-hop
     /// headers to the response.
     pub(crate) async fn echo(name: &'static str) -> Self {
-        Self::start(move |req: Request<Incoming>| async move {
+        Self::start(echo_handler(name)).await
+    }
+
+    /// [`Backend::echo`] behind TLS with `cert`.
+    pub(crate) async fn echo_tls(name: &'static str, cert: &ServerCert) -> Self {
+        Self::start_tls(cert, echo_handler(name)).await
+    }
+}
+
+type Handled = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
+/// The handler of [`Backend::echo`].
+fn echo_handler(
+    name: &'static str,
+) -> impl Fn(Request<Incoming>) -> Handled + Clone + Send + Sync + 'static {
+    move |req: Request<Incoming>| {
+        Box::pin(async move {
             let (parts, body) = req.into_parts();
             let body = body.collect().await.unwrap().to_bytes();
             let mut headers = serde_json::Map::new();
@@ -131,9 +186,10 @@ impl Backend {
             }
             response
         })
-        .await
     }
+}
 
+impl Backend {
     /// A backend that waits `delay` (real time) before answering 200 `slow`.
     pub(crate) async fn slow(delay: Duration) -> Self {
         Self::start(move |_req: Request<Incoming>| async move {
@@ -275,16 +331,24 @@ pub(crate) fn route(method: RouteMethod, path: &str, integration: Integration) -
 
 /// Compiles a route with the given stage variables and a fresh client.
 pub(crate) fn compile_route(route: &Route, variables: &[(&str, &str)]) -> IntegrationService {
+    compile_route_with(route, variables, &HttpClient::new())
+}
+
+/// Compiles a route with the given stage variables and `client`.
+pub(crate) fn compile_route_with(
+    route: &Route,
+    variables: &[(&str, &str)],
+    client: &HttpClient,
+) -> IntegrationService {
     let mut stage_variables = StageVariables::new();
     for (name, value) in variables {
         stage_variables.insert(*name, *value).unwrap();
     }
-    let client = HttpClient::new();
     compile(
         route,
         &CompileContext::new(
             &stage_variables,
-            &client,
+            client,
             gateway_core::model::ApiProtocol::Rest,
         ),
     )

@@ -271,6 +271,19 @@ pub(crate) struct IntegrationDoc {
     pub(crate) connection_type: Option<String>,
     #[serde(rename = "responseTransferMode")]
     pub(crate) response_transfer_mode: Option<String>,
+    #[serde(rename = "tlsConfig")]
+    pub(crate) tls_config: Option<TlsConfigDoc>,
+    #[serde(flatten)]
+    pub(crate) other: Other,
+}
+
+/// An integration's `tlsConfig`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct TlsConfigDoc {
+    #[serde(rename = "insecureSkipVerification")]
+    pub(crate) insecure_skip_verification: Option<bool>,
+    #[serde(rename = "serverNameToVerify")]
+    pub(crate) server_name_to_verify: Option<String>,
     #[serde(flatten)]
     pub(crate) other: Other,
 }

@@ -91,6 +91,41 @@ pub async fn start_backend(name: &'static str) -> Backend {
     Backend { addr, hits }
 }
 
+/// [`start_backend`] behind TLS with `cert` (HTTP/1.1).
+pub async fn start_tls_backend(
+    name: &'static str,
+    cert: &gateway_core::outbound::testing::ServerCert,
+) -> Backend {
+    let listener = gateway_core::outbound::testing::TlsListener::bind(cert)
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        loop {
+            let Ok(tcp) = listener.accept_tcp().await else {
+                continue;
+            };
+            let handshake = listener.handshake(tcp);
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let Ok(stream) = handshake.await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    echo(name, req)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Backend { addr, hits }
+}
+
 async fn echo(
     name: &'static str,
     req: Request<Incoming>,

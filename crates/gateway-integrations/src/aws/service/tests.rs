@@ -103,23 +103,18 @@ fn refuses_what_is_not_a_target() {
 }
 
 #[test]
-fn default_endpoints_need_tls_and_overrides_replace_them() {
+fn default_endpoints_are_aws_over_tls_and_overrides_replace_them() {
     let target = AwsTarget::parse("arn:aws:apigateway:eu-west-1:sqs:action/ListQueues").unwrap();
-    let err = config().prepare(&target, &HttpClient::new()).unwrap_err();
-    let message = err.to_string();
-    assert!(
-        message.contains("https://sqs.eu-west-1.amazonaws.com"),
-        "{message}"
+    let prepared = config().prepare(&target, &HttpClient::new()).unwrap();
+    assert_eq!(
+        prepared.endpoint_url(),
+        "https://sqs.eu-west-1.amazonaws.com"
     );
-    assert!(message.contains("TLS is not supported"), "{message}");
     let cn = AwsTarget::parse("arn:aws-cn:apigateway:cn-north-1:sqs:action/ListQueues").unwrap();
-    let message = config()
-        .prepare(&cn, &HttpClient::new())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        message.contains("https://sqs.cn-north-1.amazonaws.com.cn"),
-        "{message}"
+    let prepared = config().prepare(&cn, &HttpClient::new()).unwrap();
+    assert_eq!(
+        prepared.endpoint_url(),
+        "https://sqs.cn-north-1.amazonaws.com.cn"
     );
 
     let prepared = local(&["sqs"])
@@ -127,9 +122,15 @@ fn default_endpoints_need_tls_and_overrides_replace_them() {
         .unwrap();
     assert_eq!(prepared.endpoint_url(), "http://127.0.0.1:5000");
     assert_eq!(prepared.region(), "eu-west-1");
+    let tls = config()
+        .with_endpoint("sqs", "https://sqs.local:8443")
+        .unwrap()
+        .prepare(&target, &HttpClient::new())
+        .unwrap();
+    assert_eq!(tls.endpoint_url(), "https://sqs.local:8443");
     assert!(matches!(
-        config().with_endpoint("sqs", "https://sqs.local"),
-        Err(EndpointError::TlsUnsupported { .. })
+        config().with_endpoint("sqs", "ftp://sqs.local"),
+        Err(EndpointError::Invalid { .. })
     ));
 }
 

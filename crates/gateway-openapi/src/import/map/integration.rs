@@ -5,7 +5,7 @@ use std::time::Duration;
 use gateway_core::model::{
     ApiProtocol, ContentHandling, Integration, IntegrationResponse, IntegrationType,
     MAX_HTTP_API_INTEGRATION_TIMEOUT, MAX_INTEGRATION_TIMEOUT, MIN_INTEGRATION_TIMEOUT,
-    PassthroughBehavior, RouteMethod,
+    PassthroughBehavior, RouteMethod, TlsConfig,
 };
 
 use super::{Mapper, Result, parse_status, templates, to_btree};
@@ -15,9 +15,8 @@ use crate::import::doc::IntegrationDoc;
 const HTTP_API_DEFAULT_TIMEOUT: Duration = MAX_HTTP_API_INTEGRATION_TIMEOUT;
 
 /// Integration fields API Gateway defines that this gateway does not honour yet.
-const INTEGRATION_NOT_YET: [(&str, &str); 5] = [
+const INTEGRATION_NOT_YET: [(&str, &str); 4] = [
     ("connectionId", "private integrations through a VPC link"),
-    ("tlsConfig", "backend TLS settings"),
     (
         "integrationSubtype",
         "AWS service integrations of HTTP APIs",
@@ -131,6 +130,25 @@ impl<'a> Mapper<'a> {
                     format!("`{other}` is not a response transfer mode (BUFFERED, STREAM)"),
                 ));
             }
+        }
+        if let Some(tls) = &doc.tls_config {
+            let tls_location = field("tlsConfig");
+            if matches!(kind, IntegrationType::Http | IntegrationType::HttpProxy) {
+                integration.tls_config = TlsConfig {
+                    insecure_skip_verification: tls.insecure_skip_verification.unwrap_or(false),
+                    server_name_to_verify: tls.server_name_to_verify.clone(),
+                };
+            } else {
+                self.warn(
+                    tls_location.clone(),
+                    format!(
+                        "tlsConfig applies to HTTP and HTTP_PROXY integrations only and is \
+                         ignored for {}",
+                        kind.as_str()
+                    ),
+                );
+            }
+            self.warn_other(&tls_location, &tls.other, &[]);
         }
         for (pattern, response) in &doc.responses {
             let response_location = format!("{location}.responses.{pattern}");
