@@ -74,6 +74,7 @@ use gateway_core::stage::StageVariables;
 use indexmap::IndexMap;
 
 use crate::bindings::Bindings;
+use crate::json::Builder;
 use crate::jsonpath::{JsonPath, Selection};
 use crate::util;
 use crate::value::{HostObject, MethodError, Value};
@@ -346,131 +347,143 @@ impl HostObject for Util {
 /// - Lambda authorizer context values are stringified, as AWS documents
 ///   (`1` → `"1"`, `true` → `"true"`), and sit beside `principalId`.
 /// - `requestTimeEpoch` is a number; `xrayTraceId` is present when tracing is.
+///
+/// The map is a [`Value::Json`] object, read in place: templates see a
+/// `LinkedHashMap`, and the first change (`#set($context.responseOverride.status
+/// = 400)`) turns it into ordinary maps, which [`response_override`] and
+/// [`request_override`] read back. [`Value::resolved`] gives the map itself.
 #[must_use]
 pub fn context_value(ctx: &RequestContext) -> Value {
-    let mut map = Value::entries_with_capacity(20);
-    let mut put = |key: &str, value: Value| {
-        map.insert(key.to_owned(), value);
-    };
-    put("accountId", Value::string(&ctx.account_id));
-    put("apiId", Value::string(&ctx.api_id));
-    put("authorizer", authorizer_value(&ctx.authorizer));
-    put("domainName", Value::string(&ctx.domain_name));
-    put("domainPrefix", Value::string(ctx.domain_prefix()));
-    put("extendedRequestId", Value::string(&ctx.extended_request_id));
-    put("httpMethod", Value::string(ctx.http_method.as_str()));
-    put("identity", identity_value(ctx));
-    put("path", Value::string(&ctx.path));
-    put("protocol", Value::string(ctx.protocol));
-    put("requestId", Value::string(&ctx.request_id));
-    put("requestOverride", empty_request_override());
-    put("requestTime", Value::string(&ctx.request_time()));
-    put(
-        "requestTimeEpoch",
-        Value::Int(i64::try_from(ctx.request_time_epoch).unwrap_or(i64::MAX)),
-    );
-    put("resourceId", Value::string(&ctx.resource_id));
-    put("resourcePath", Value::string(&ctx.resource_path));
-    put("responseOverride", empty_response_override());
-    put("stage", Value::string(&ctx.stage));
-    if let Some(trace_id) = &ctx.trace_id {
-        put("xrayTraceId", Value::string(trace_id.as_str()));
+    // Written straight into a document read in place: most templates read a few
+    // variables, and a map per object would cost some seventy allocations.
+    let mut b = Builder::with_capacity(64, 512);
+    let root = b.begin_object();
+    b.key("accountId");
+    b.str(&ctx.account_id);
+    b.key("apiId");
+    b.str(&ctx.api_id);
+    b.key("authorizer");
+    authorizer_value(&mut b, &ctx.authorizer);
+    b.key("domainName");
+    b.str(&ctx.domain_name);
+    b.key("domainPrefix");
+    b.str(ctx.domain_prefix());
+    b.key("extendedRequestId");
+    b.str(&ctx.extended_request_id);
+    b.key("httpMethod");
+    b.str(ctx.http_method.as_str());
+    b.key("identity");
+    identity_value(&mut b, ctx);
+    b.key("path");
+    b.str(&ctx.path);
+    b.key("protocol");
+    b.str(ctx.protocol);
+    b.key("requestId");
+    b.str(&ctx.request_id);
+    b.key("requestOverride");
+    let overrides = b.begin_object();
+    for key in ["header", "path", "querystring"] {
+        b.key(key);
+        let empty = b.begin_object();
+        b.end_object(empty);
     }
-    Value::new_map(map)
+    b.end_object(overrides);
+    b.key("requestTime");
+    b.str(&ctx.request_time());
+    b.key("requestTimeEpoch");
+    b.int(i64::try_from(ctx.request_time_epoch).unwrap_or(i64::MAX));
+    b.key("resourceId");
+    b.str(&ctx.resource_id);
+    b.key("resourcePath");
+    b.str(&ctx.resource_path);
+    b.key("responseOverride");
+    let overrides = b.begin_object();
+    b.key("status");
+    b.null();
+    b.key("header");
+    let empty = b.begin_object();
+    b.end_object(empty);
+    b.end_object(overrides);
+    b.key("stage");
+    b.str(&ctx.stage);
+    if let Some(trace_id) = &ctx.trace_id {
+        b.key("xrayTraceId");
+        b.str(trace_id.as_str());
+    }
+    b.end_object(root);
+    b.finish().unwrap_or(Value::Null)
 }
 
-fn identity_value(ctx: &RequestContext) -> Value {
+fn identity_value(b: &mut Builder, ctx: &RequestContext) {
     let identity = &ctx.identity;
-    let optional = |v: &Option<String>| v.as_deref().map_or(Value::Null, Value::string);
+    let at = b.begin_object();
     let entries = [
-        ("accessKey", optional(&identity.access_key)),
-        ("accountId", optional(&identity.account_id)),
-        ("apiKey", optional(&identity.api_key)),
-        ("apiKeyId", optional(&identity.api_key_id)),
-        ("caller", optional(&identity.caller)),
-        ("cognitoAuthenticationProvider", Value::Null),
-        ("cognitoAuthenticationType", Value::Null),
-        ("cognitoIdentityId", Value::Null),
-        ("cognitoIdentityPoolId", Value::Null),
-        ("principalOrgId", Value::Null),
-        ("sourceIp", Value::string(&identity.source_ip)),
-        ("user", optional(&identity.caller)),
-        ("userAgent", optional(&identity.user_agent)),
-        ("userArn", optional(&identity.user_arn)),
+        ("accessKey", identity.access_key.as_deref()),
+        ("accountId", identity.account_id.as_deref()),
+        ("apiKey", identity.api_key.as_deref()),
+        ("apiKeyId", identity.api_key_id.as_deref()),
+        ("caller", identity.caller.as_deref()),
+        ("cognitoAuthenticationProvider", None),
+        ("cognitoAuthenticationType", None),
+        ("cognitoIdentityId", None),
+        ("cognitoIdentityPoolId", None),
+        ("principalOrgId", None),
+        ("sourceIp", Some(identity.source_ip.as_str())),
+        ("user", identity.caller.as_deref()),
+        ("userAgent", identity.user_agent.as_deref()),
+        ("userArn", identity.user_arn.as_deref()),
     ];
-    Value::new_map(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
+    for (key, value) in entries {
+        b.key(key);
+        b.opt_str(value);
+    }
+    b.end_object(at);
 }
 
-fn authorizer_value(authorizer: &AuthorizerContext) -> Value {
-    let mut map = Value::entries_with_capacity(1);
-    map.insert(
-        "principalId".to_owned(),
-        authorizer
-            .principal_id
-            .as_deref()
-            .map_or(Value::Null, Value::string),
-    );
+fn authorizer_value(b: &mut Builder, authorizer: &AuthorizerContext) {
+    let at = b.begin_object();
+    b.key("principalId");
+    b.opt_str(authorizer.principal_id.as_deref());
     if !authorizer.claims.is_empty() {
-        let claims = authorizer
-            .claims
-            .iter()
-            .map(|(k, v)| (k.clone(), stringified(v)))
-            .collect();
-        map.insert("claims".to_owned(), Value::new_map(claims));
+        b.key("claims");
+        let claims = b.begin_object();
+        for (key, value) in &authorizer.claims {
+            b.key(key);
+            stringified(b, value);
+        }
+        b.end_object(claims);
     }
     for (key, value) in &authorizer.context {
         if key != "principalId" && key != "claims" && !value.is_null() {
-            map.insert(key.clone(), stringified(value));
+            b.key(key);
+            stringified(b, value);
         }
     }
-    Value::new_map(map)
+    b.end_object(at);
 }
 
 /// A JSON scalar as the string AWS hands templates: strings as they are, other
 /// values as JSON text.
-fn stringified(value: &serde_json::Value) -> Value {
+fn stringified(b: &mut Builder, value: &serde_json::Value) {
     match value {
-        serde_json::Value::String(s) => Value::string(s),
-        serde_json::Value::Null => Value::Null,
-        other => Value::string(&other.to_string()),
+        serde_json::Value::String(s) => b.str(s),
+        serde_json::Value::Null => b.null(),
+        other => b.str(&other.to_string()),
     }
 }
 
-fn empty_request_override() -> Value {
-    let mut map = Value::entries_with_capacity(3);
-    for key in ["header", "path", "querystring"] {
-        map.insert(
-            key.to_owned(),
-            Value::new_map(Value::entries_with_capacity(0)),
-        );
-    }
-    Value::new_map(map)
-}
-
-fn empty_response_override() -> Value {
-    let mut map = Value::entries_with_capacity(2);
-    map.insert("status".to_owned(), Value::Null);
-    map.insert(
-        "header".to_owned(),
-        Value::new_map(Value::entries_with_capacity(0)),
-    );
-    Value::new_map(map)
-}
-
-/// `$stageVariables`: a map of the stage's variables, sorted by name.
+/// `$stageVariables`: a map of the stage's variables, sorted by name (a
+/// [`Value::Json`] object, as [`context_value`]).
 #[must_use]
 pub fn stage_variables_value(stage_variables: &StageVariables) -> Value {
-    Value::new_map(
-        stage_variables
-            .iter()
-            .map(|(k, v)| (k.to_owned(), Value::string(v)))
-            .collect(),
-    )
+    let mut b = Builder::with_capacity(16, 256);
+    let at = b.begin_object();
+    for (key, value) in stage_variables.iter() {
+        b.key(key);
+        b.str(value);
+    }
+    b.end_object(at);
+    b.finish().unwrap_or(Value::Null)
 }
 
 /// The root variables of an API Gateway mapping template: `$input` over `input`,
@@ -482,10 +495,15 @@ pub fn bindings(input: InputData, context: Value, stage_variables: &StageVariabl
     bindings
         .set_null_rendering(crate::bindings::NullRendering::Empty)
         .set("input", Value::Object(Rc::new(Input::new(input))))
-        .set("util", Value::Object(Rc::new(Util)))
+        .set("util", Value::Object(UTIL.with(Rc::clone)))
         .set("context", context)
         .set("stageVariables", stage_variables_value(stage_variables));
     bindings
+}
+
+thread_local! {
+    /// `$util`, shared: it has no state.
+    static UTIL: Rc<dyn HostObject> = Rc::new(Util);
 }
 
 /// Reads `$context.responseOverride` back after a render.
@@ -520,9 +538,11 @@ pub fn request_override(context: &Value) -> RequestOverride {
     }
 }
 
+/// A member of a map or JSON object (read without converting the document).
 fn member(value: &Value, key: &str) -> Option<Value> {
     match value {
         Value::Map(map) => map.borrow().get(key).cloned(),
+        Value::Json(json) => json.member(key),
         _ => None,
     }
 }
@@ -533,19 +553,25 @@ fn status_code(value: &Value) -> Option<u16> {
         Value::Float(f) if f.fract() == 0.0 && (100.0..600.0).contains(f) => {
             format!("{f:.0}").parse::<u16>().ok()
         }
-        Value::String(s) => s.trim().parse::<u16>().ok(),
+        Value::String(_) | Value::Json(_) => value.as_str()?.trim().parse::<u16>().ok(),
         _ => None,
     }?;
     (100..=599).contains(&code).then_some(code)
 }
 
 fn pairs(map: &Value) -> Vec<(String, String)> {
-    let Value::Map(map) = map else {
+    if let Value::Json(json) = map
+        && json.len() == 0
+    {
+        // Nothing set: no need to convert the document.
+        return Vec::new();
+    }
+    let Value::Map(map) = map.resolved() else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for (name, value) in map.borrow().iter() {
-        match value {
+        match &value.resolved() {
             Value::Null => {}
             Value::List(items) => {
                 out.extend(
@@ -586,7 +612,7 @@ fn payload_value(body: &str) -> Option<Value> {
     if trimmed.is_empty() {
         return Some(Value::new_map(Value::entries_with_capacity(0)));
     }
-    match Value::parse_json_text(trimmed) {
+    match crate::json::parse(trimmed) {
         Ok(value) => Some(value),
         Err(_) if trimmed.starts_with(['{', '[', '"']) => None,
         Err(_) => Some(Value::string(trimmed)),
@@ -607,6 +633,7 @@ fn text_ref(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
         Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Json(json) if json.as_str().is_some() => json.as_str().map(Cow::Borrowed),
         Value::Object(object) => Some(Cow::Owned(object.to_text())),
         other => Some(Cow::Owned(other.to_java_string())),
     }
@@ -687,13 +714,20 @@ mod tests {
     fn input_path_returns_values() {
         let input = input(PETS);
         let path = |p: &str| call(&input, "path", &[s(p)]);
-        assert_eq!(path("$.pets").to_java_string().matches("id=").count(), 3);
-        assert!(matches!(path("$.pets"), Value::List(ref l) if l.borrow().len() == 3));
+        // Arrays are json-smart JSONArrays: they print as JSON.
+        assert_eq!(
+            path("$.pets").to_java_string().matches("\"id\":").count(),
+            3
+        );
+        assert!(matches!(path("$.pets").resolved(), Value::List(ref l) if l.borrow().len() == 3));
         assert_eq!(path("$.pets[2].price"), Value::Float(0.99));
         assert_eq!(path("$.pets[0].id"), Value::Int(1));
         assert_eq!(path("$.pets[0].type"), s("dog"));
         assert_eq!(path("$.missing"), Value::Null);
-        assert_eq!(path("$.pets[*].type").to_java_string(), "[dog, cat, fish]");
+        assert_eq!(
+            path("$.pets[*].type").to_java_string(),
+            r#"["dog","cat","fish"]"#
+        );
         assert_eq!(
             path("$.pets[0]").to_java_string(),
             "{id=1, type=dog, price=249.99}"
@@ -931,7 +965,7 @@ mod tests {
         assert_eq!(get("xrayTraceId"), Value::Null);
         // Each call builds fresh, independent maps.
         let other = context_value(&request_context());
-        if let Value::Map(map) = &other {
+        if let Value::Map(map) = &other.resolved() {
             map.borrow_mut().insert("stage".into(), s("changed"));
         }
         assert_eq!(get("stage"), s("prod"));
@@ -951,7 +985,7 @@ mod tests {
 
     fn set(context: &Value, path: &str, value: Value) {
         let (parent, key) = path.rsplit_once('.').unwrap();
-        let Value::Map(map) = path_of(context, parent) else {
+        let Value::Map(map) = path_of(context, parent).resolved() else {
             panic!("{parent} is not a map")
         };
         map.borrow_mut().insert(key.to_owned(), value);

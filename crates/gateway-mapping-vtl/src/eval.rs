@@ -23,7 +23,7 @@ use crate::hash::FxHashMap;
 use crate::methods::{self, TooLarge};
 use crate::parser;
 use crate::template::{Limit, RenderError, RenderLimits};
-use crate::value::{HostObject, MethodError, Value};
+use crate::value::{HostObject, JsonKind, MethodError, Value, dismantle};
 
 /// How deeply rendering may recurse (blocks, expressions, macro calls together).
 /// Keeps the native stack bounded whatever the template does.
@@ -124,35 +124,6 @@ impl Drop for Renderer<'_> {
                 dismantle(value);
             }
         }
-    }
-}
-
-/// Drops a value without recursion, however deeply it nests.
-fn dismantle(value: Value) {
-    // Only lists and maps nest; everything else drops in place, and a value
-    // without nested lists or maps needs no stack (so no allocation).
-    let mut stack = Vec::new();
-    take_apart(value, &mut stack);
-    while let Some(value) = stack.pop() {
-        take_apart(value, &mut stack);
-    }
-}
-
-/// Drops `value`, moving the lists and maps it alone held onto `stack`.
-fn take_apart(value: Value, stack: &mut Vec<Value>) {
-    let nests = |v: &Value| matches!(v, Value::List(_) | Value::Map(_));
-    match value {
-        Value::List(list) => {
-            if let Ok(cell) = Rc::try_unwrap(list) {
-                stack.extend(cell.into_inner().into_iter().filter(nests));
-            }
-        }
-        Value::Map(map) => {
-            if let Ok(cell) = Rc::try_unwrap(map) {
-                stack.extend(cell.into_inner().into_values().filter(nests));
-            }
-        }
-        _ => {}
     }
 }
 
@@ -261,6 +232,27 @@ fn capitalize(name: &str) -> String {
     }
 }
 
+/// What a list or map holds for `value`: JSON arrays and objects converted (see
+/// `crate::json`).
+fn stored(value: Value) -> Value {
+    match value {
+        Value::Json(json) => json.stored(),
+        other => other,
+    }
+}
+
+/// The class family of a string, list or map, JSON or not (`JSONArray` is an
+/// `ArrayList`, so Velocity compares it with lists by `equals`).
+fn kind_of(value: &Value) -> Option<JsonKind> {
+    match value {
+        Value::String(_) => Some(JsonKind::String),
+        Value::List(_) => Some(JsonKind::Array),
+        Value::Map(_) => Some(JsonKind::Object),
+        Value::Json(json) => Some(json.kind()),
+        _ => None,
+    }
+}
+
 /// Velocity passes these macro arguments by value; everything else by name.
 fn is_constant(expr: &Expr) -> bool {
     matches!(
@@ -361,6 +353,14 @@ enum Items {
         last: i64,
         done: bool,
     },
+    /// An array read from JSON, walked on its document until something converts
+    /// the document (then its list is walked, as [`Items::List`]).
+    Json {
+        json: crate::value::JsonRef,
+        cursor: crate::json::Cursor,
+        next: usize,
+        len: usize,
+    },
 }
 
 impl Items {
@@ -369,6 +369,12 @@ impl Items {
             Self::List { next, list, .. } => *next < list.borrow().len(),
             Self::Map { next, map, .. } => *next < map.borrow().len(),
             Self::Range { done, .. } => !*done,
+            Self::Json {
+                json, next, len, ..
+            } => match json.list() {
+                Some(list) => *next < list.borrow().len(),
+                None => *next < *len,
+            },
         }
     }
 
@@ -406,6 +412,25 @@ impl Items {
                     *next -= 1;
                 }
                 Ok(Value::Int(value))
+            }
+            Self::Json {
+                json,
+                cursor,
+                next,
+                len,
+            } => {
+                let value = match json.list() {
+                    Some(list) => {
+                        let items = list.borrow();
+                        if items.len() != *len {
+                            return Err(());
+                        }
+                        items.get(*next).cloned().unwrap_or(Value::Null)
+                    }
+                    None => cursor.next_item(),
+                };
+                *next += 1;
+                Ok(value)
             }
         }
     }
@@ -743,7 +768,7 @@ impl<'a> Renderer<'a> {
         } else if is_null {
             let text = null_text();
             self.write(out, &format!("{prefix}{prefix}{text}"))
-        } else if let Value::String(text) = &value {
+        } else if let Some(text) = value.as_str() {
             self.write(out, &prefix)
                 .and_then(|()| self.write(out, text))
                 .and_then(|()| self.charge_bytes(text.len()))
@@ -810,6 +835,15 @@ impl<'a> Renderer<'a> {
             dismantle(value);
             return Ok(());
         }
+        // Lists and maps hold converted JSON (see `crate::json`).
+        let value = match value {
+            Value::Json(json) => json.stored(),
+            other => other,
+        };
+        let object = match object {
+            Value::Json(json) if json.kind() == JsonKind::Object => json.resolve(),
+            other => other,
+        };
         match last {
             RefPart::Property { name, pos } => match &object {
                 Value::Map(map) => {
@@ -820,6 +854,11 @@ impl<'a> Renderer<'a> {
                 }
                 Value::Object(host) => {
                     let setter = format!("set{}", capitalize(name));
+                    // Host objects see JSON strings as strings.
+                    let value = match value {
+                        Value::Json(json) if json.as_str().is_some() => json.resolve(),
+                        other => other,
+                    };
                     let args = [value];
                     let done = host
                         .call(&setter, &args)
@@ -837,8 +876,8 @@ impl<'a> Renderer<'a> {
                 let args = [index, value];
                 let result = match &object {
                     Value::Map(_) => methods::call_method(&object, "put", &args),
-                    Value::Object(host) => match host.call("set", &args) {
-                        Ok(None) => host.call("put", &args),
+                    Value::Object(_) => match methods::call_method(&object, "set", &args) {
+                        Ok(None) => methods::call_method(&object, "put", &args),
                         other => other,
                     },
                     _ => methods::call_method(&object, "set", &args),
@@ -888,6 +927,26 @@ impl<'a> Renderer<'a> {
                     let len = map.borrow().len();
                     Items::Map { map, next: 0, len }
                 }
+                Value::Json(json) => match (json.kind(), json.cursor()) {
+                    (JsonKind::Array, Some(cursor)) => Items::Json {
+                        len: json.len(),
+                        json,
+                        cursor,
+                        next: 0,
+                    },
+                    (JsonKind::String, _) => return Ok(None),
+                    _ => match json.resolve() {
+                        Value::List(list) => {
+                            let len = list.borrow().len();
+                            Items::List { list, next: 0, len }
+                        }
+                        Value::Map(map) => {
+                            let len = map.borrow().len();
+                            Items::Map { map, next: 0, len }
+                        }
+                        _ => return Ok(None),
+                    },
+                },
                 // Velocity cannot iterate anything else (and says so in its log).
                 _ => return Ok(None),
             },
@@ -1116,6 +1175,12 @@ impl<'a> Renderer<'a> {
                     dismantle(value);
                     member
                 }
+                (RefPart::Property { name, .. }, Value::Json(json))
+                    if &**name != "class" && json.kind() == JsonKind::Object =>
+                {
+                    self.step()?;
+                    json.member(name).unwrap_or(Value::Null)
+                }
                 _ => self.apply_part(value, part)?,
             };
         }
@@ -1163,6 +1228,9 @@ impl<'a> Renderer<'a> {
         match (target, &index) {
             (Value::List(list), Value::Int(i)) if *i < 0 => {
                 Value::Int(*i + list.borrow().len() as i64)
+            }
+            (Value::Json(json), Value::Int(i)) if *i < 0 && json.kind() == JsonKind::Array => {
+                Value::Int(*i + json.len() as i64)
             }
             _ => index,
         }
@@ -1256,7 +1324,7 @@ impl<'a> Renderer<'a> {
             ExprKind::List(items) => {
                 let mut values = Vec::with_capacity(items.len());
                 for item in items {
-                    values.push(self.eval(item)?);
+                    values.push(stored(self.eval(item)?));
                 }
                 Ok(Value::list(values))
             }
@@ -1285,7 +1353,7 @@ impl<'a> Renderer<'a> {
                     text?
                 }
             };
-            let value = self.eval(value)?;
+            let value = stored(self.eval(value)?);
             if let Some(old) = map.insert(key, value) {
                 dismantle(old);
             }
@@ -1391,12 +1459,12 @@ impl<'a> Renderer<'a> {
             (Value::Null, _) | (_, Value::Null) => {
                 return Ok(matches!((lhs, rhs), (Value::Null, Value::Null)));
             }
-            (Value::Bool(_), Value::Bool(_))
-            | (Value::String(_), Value::String(_))
-            | (Value::List(_), Value::List(_))
-            | (Value::Map(_), Value::Map(_)) => true,
+            (Value::Bool(_), Value::Bool(_)) => true,
             (Value::Object(a), Value::Object(b)) => a.type_name() == b.type_name(),
-            _ => false,
+            _ => match (kind_of(lhs), kind_of(rhs)) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
         };
         if same_class {
             let equal = methods::java_equals(lhs, rhs);
@@ -1419,7 +1487,8 @@ impl<'a> Renderer<'a> {
     #[inline(never)]
     fn math_values(&mut self, binary: &Binary, lhs: &Value, rhs: &Value) -> R<Value> {
         let op = binary.op;
-        if op == BinOp::Add && (matches!(lhs, Value::String(_)) || matches!(rhs, Value::String(_)))
+        if op == BinOp::Add
+            && (kind_of(lhs) == Some(JsonKind::String) || kind_of(rhs) == Some(JsonKind::String))
         {
             // String concatenation; a null side contributes its source text (or
             // nothing, when nulls render empty).

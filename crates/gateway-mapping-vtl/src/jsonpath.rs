@@ -249,16 +249,16 @@ impl Selection<'_> {
         }
     }
 
-    /// The selection as a template value: the value of a definite path (`null`
-    /// when missing), or a list of every match of an indefinite one.
+    /// The selection as a template value, as Jayway returns it with json-smart:
+    /// the value of a definite path (`null` when missing), or an array of every
+    /// match of an indefinite one. Arrays are JSON arrays (they print as JSON,
+    /// see [`crate::Value::Json`]); objects are maps.
     #[must_use]
     pub fn to_value(&self) -> crate::Value {
         match self {
-            Self::Definite(Some(value)) => crate::Value::from_json(value),
+            Self::Definite(Some(value)) => crate::json::from_json(value),
             Self::Definite(None) => crate::Value::Null,
-            Self::Indefinite(values) => {
-                crate::Value::list(values.iter().map(|v| crate::Value::from_json(v)).collect())
-            }
+            Self::Indefinite(values) => crate::json::array_from_json(values),
         }
     }
 }
@@ -1486,8 +1486,10 @@ mod tests {
         let doc = serde_json::json!({"a": {"b": [1, 2]}, "n": null});
         let value = |p: &str| JsonPath::compile(p).unwrap().select(&doc).to_value();
         assert_eq!(value("$.a.b[0]").to_java_string(), "1");
-        assert_eq!(value("$.a").to_java_string(), "{b=[1, 2]}");
-        assert_eq!(value("$.a.b[*]").to_java_string(), "[1, 2]");
+        // Objects are maps; arrays (and indefinite selections) json-smart
+        // JSONArrays, which print as JSON.
+        assert_eq!(value("$.a").to_java_string(), "{b=[1,2]}");
+        assert_eq!(value("$.a.b[*]").to_java_string(), "[1,2]");
         assert_eq!(value("$.missing"), crate::Value::Null);
         assert_eq!(value("$.n"), crate::Value::Null);
         assert_eq!(value("$.missing[*]").to_java_string(), "[]");

@@ -21,10 +21,11 @@ pub mod value;
 mod ast;
 mod eval;
 mod hash;
+mod json;
 mod parser;
 mod template;
 
 pub use bindings::{Bindings, NullRendering};
 pub use parser::ParseError;
 pub use template::{Limit, RenderError, RenderLimits, Template};
-pub use value::{HostObject, MethodError, Value};
+pub use value::{HostObject, JsonKind, JsonRef, MethodError, Value};

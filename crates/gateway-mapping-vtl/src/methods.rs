@@ -79,8 +79,26 @@ pub fn call_method(
         }
         _ => {}
     }
+    // JSON strings are strings to every method; arrays and objects are stored
+    // converted (see `crate::json`).
+    let normalized;
+    let args = if args.iter().any(|a| matches!(a, Value::Json(_))) {
+        let stores = matches!(target, Value::Object(_)) || stores_argument(name);
+        normalized = args
+            .iter()
+            .map(|arg| match arg {
+                Value::Json(json) if json.as_str().is_some() => json.resolve(),
+                Value::Json(json) if stores => json.stored(),
+                other => other.clone(),
+            })
+            .collect::<Vec<_>>();
+        &normalized[..]
+    } else {
+        args
+    };
     match target {
         Value::Null => Ok(None),
+        Value::Json(json) => json_method(json, name, args),
         Value::Bool(b) => Ok(bool_method(*b, name, args)),
         Value::Int(i) => Ok(int_method(*i, name, args)),
         Value::Float(f) => Ok(float_method(*f, name, args)),
@@ -101,6 +119,58 @@ pub fn call_method(
     }
 }
 
+/// Whether a method may keep its arguments (in a list or map).
+fn stores_argument(name: &str) -> bool {
+    matches!(
+        name,
+        "add" | "addAll" | "set" | "put" | "putIfAbsent" | "putAll" | "setValue"
+    )
+}
+
+/// A method of a [`Value::Json`]: read from the document where that is possible,
+/// else called on the string, list or map it stands for.
+fn json_method(
+    json: &crate::value::JsonRef,
+    name: &str,
+    args: &[Value],
+) -> Result<Option<Value>, MethodError> {
+    use crate::value::JsonKind;
+    let kind = json.kind();
+    match (kind, name, args) {
+        (JsonKind::String, _, _) => {
+            let Value::String(text) = json.resolve() else {
+                return Ok(None);
+            };
+            return string_method(&text, name, args);
+        }
+        (_, "toString", []) => {
+            let mut out = String::new();
+            json.write_java(&mut out, MAX_STRING_BYTES, 0)
+                .map_err(|TooLarge| too_large())?;
+            add_work(out.len() / 16);
+            return Ok(Some(Value::string(&out)));
+        }
+        (_, "size", []) => return Ok(Some(Value::Int(json.len() as i64))),
+        (_, "isEmpty", []) => return Ok(Some(Value::Bool(json.len() == 0))),
+        (JsonKind::Array, "get", [i]) => {
+            let Some(i) = int_arg(i) else { return Ok(None) };
+            return match usize::try_from(i).ok().and_then(|i| json.item(i)) {
+                Some(v) => Ok(Some(v)),
+                None => Err(ioobe(i, json.len())),
+            };
+        }
+        (JsonKind::Object, "get", [k]) => {
+            return Ok(json.member(&key_of(k)?));
+        }
+        _ => {}
+    }
+    match json.resolve() {
+        Value::List(list) => list_method(&list, name, args),
+        Value::Map(map) => map_method(&map, name, args),
+        _ => Ok(None),
+    }
+}
+
 /// Velocity's property lookup (`$value.name`) on a built-in value: Java getters
 /// (`getName()`, `isName()`), and `get("name")` on maps.
 pub(crate) fn property(target: &Value, name: &str) -> Option<Value> {
@@ -109,6 +179,13 @@ pub(crate) fn property(target: &Value, name: &str) -> Option<Value> {
     }
     match target {
         Value::Map(map) => Some(map.borrow().get(name).cloned().unwrap_or(Value::Null)),
+        Value::Json(json) => match json.kind() {
+            crate::value::JsonKind::Object => json.member(name),
+            _ if name == "empty" => Some(Value::Bool(
+                json.len() == 0 && json.as_str().is_none_or(str::is_empty),
+            )),
+            _ => None,
+        },
         Value::String(s) if name == "empty" => Some(Value::Bool(s.is_empty())),
         Value::List(list) if name == "empty" => Some(Value::Bool(list.borrow().is_empty())),
         Value::Float(f) if name == "NaN" || name == "naN" => Some(Value::Bool(f.is_nan())),
@@ -166,6 +243,12 @@ fn equals_depth(a: &Value, b: &Value, depth: usize) -> bool {
                     .all(|(k, v)| y.get(k).is_some_and(|w| equals_depth(v, w, depth + 1)))
         }
         (Value::Object(x), Value::Object(y)) => same_object(x, y),
+        (Value::Json(x), Value::Json(y)) if x.same(y) => true,
+        (Value::Json(x), _) => match (x.as_str(), b) {
+            (Some(x), Value::String(y)) => x == &**y,
+            _ => equals_depth(&x.resolve(), &b.resolved(), depth + 1),
+        },
+        (_, Value::Json(_)) => equals_depth(b, a, depth),
         _ => false,
     }
 }
@@ -188,7 +271,7 @@ pub(crate) fn java_string(value: &Value, limit: usize) -> Result<String, TooLarg
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TooLarge;
 
-fn push_limited(out: &mut String, s: &str, limit: usize) -> Result<(), TooLarge> {
+pub(crate) fn push_limited(out: &mut String, s: &str, limit: usize) -> Result<(), TooLarge> {
     if out.len() + s.len() > limit {
         return Err(TooLarge);
     }
@@ -220,6 +303,7 @@ pub(crate) fn write_java(
         Value::Float(f) => push_limited(out, &java_double(*f), limit),
         Value::String(s) => push_limited(out, s, limit),
         Value::Object(o) => push_limited(out, &o.to_text(), limit),
+        Value::Json(json) => json.write_java(out, limit, depth),
         Value::List(list) => {
             if depth > MAX_PRINT_DEPTH {
                 return push_limited(out, "[...]", limit);
@@ -334,6 +418,11 @@ fn class_of(value: &Value) -> Value {
         Value::List(_) => "java.util.ArrayList",
         Value::Map(_) => "java.util.LinkedHashMap",
         Value::Object(o) => o.type_name(),
+        Value::Json(json) => match json.kind() {
+            crate::value::JsonKind::String => "java.lang.String",
+            crate::value::JsonKind::Array => "net.minidev.json.JSONArray",
+            crate::value::JsonKind::Object => "java.util.LinkedHashMap",
+        },
     };
     Value::Object(Rc::new(JavaClass {
         name: name.to_owned(),
@@ -1136,8 +1225,8 @@ fn list_method(
             items.insert(i as usize, o.clone());
             Value::string("")
         }
-        ("addAll", [Value::List(other)]) => {
-            let extra: Vec<Value> = other.borrow().clone();
+        ("addAll", [other]) if list_items(other).is_some() => {
+            let extra: Vec<Value> = list_items(other).unwrap_or_default();
             add_work(extra.len());
             let changed = !extra.is_empty();
             list.borrow_mut().extend(extra);
@@ -1204,6 +1293,32 @@ fn list_method(
     Ok(Some(value))
 }
 
+/// The elements of a list or JSON array (a copy).
+fn list_items(value: &Value) -> Option<Vec<Value>> {
+    match value {
+        Value::List(list) => Some(list.borrow().clone()),
+        Value::Json(json) if json.kind() == crate::value::JsonKind::Array => match json.resolve() {
+            Value::List(list) => Some(list.borrow().clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The map of a map or JSON object.
+fn map_of(value: &Value) -> Option<Map> {
+    match value {
+        Value::Map(map) => Some(map.clone()),
+        Value::Json(json) if json.kind() == crate::value::JsonKind::Object => {
+            match json.resolve() {
+                Value::Map(map) => Some(map),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 // ----- Map ---------------------------------------------------------------------------------
 
 fn map_method(map: &Map, name: &str, args: &[Value]) -> Result<Option<Value>, MethodError> {
@@ -1241,7 +1356,10 @@ fn map_method(map: &Map, name: &str, args: &[Value]) -> Result<Option<Value>, Me
                 }
             }
         }
-        ("putAll", [Value::Map(other)]) => {
+        ("putAll", [other]) if map_of(other).is_some() => {
+            let Some(other) = map_of(other) else {
+                return Ok(None);
+            };
             add_work(other.borrow().len());
             let extra: Vec<(String, Value)> = other
                 .borrow()

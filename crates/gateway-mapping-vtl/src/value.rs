@@ -12,6 +12,7 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 
 pub use crate::hash::MapKeyHasher;
+pub use crate::json::{JsonKind, JsonRef};
 
 /// A shared, mutable list (`java.util.ArrayList`).
 pub type List = Rc<RefCell<Vec<Value>>>;
@@ -68,6 +69,10 @@ pub enum Value {
     Map(Map),
     /// A host object such as `$input` or `$util`.
     Object(Rc<dyn HostObject>),
+    /// A string, array or object read from JSON (`$input.path(..)`, `$context`),
+    /// read in place. Arrays are json-smart `JSONArray`s: lists that print as JSON.
+    /// [`Value::resolved`] gives the equivalent string, list or map.
+    Json(JsonRef),
 }
 
 /// An object provided by the host (`$input`, `$util`), with properties and methods.
@@ -194,6 +199,32 @@ impl Value {
             Self::List(_) => "ArrayList",
             Self::Map(_) => "LinkedHashMap",
             Self::Object(o) => o.type_name(),
+            Self::Json(json) => match json.kind() {
+                JsonKind::String => "String",
+                JsonKind::Array => "JSONArray",
+                JsonKind::Object => "LinkedHashMap",
+            },
+        }
+    }
+
+    /// The value as one of the other variants: a [`Value::Json`] becomes the
+    /// string, list or map it stands for (see [`JsonRef::resolve`]); anything else
+    /// is returned as it is.
+    #[must_use]
+    pub fn resolved(&self) -> Value {
+        match self {
+            Self::Json(json) => json.resolve(),
+            other => other.clone(),
+        }
+    }
+
+    /// The text of a string value ([`Value::String`], or a JSON string).
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::String(s) => Some(s),
+            Self::Json(json) => json.as_str(),
+            _ => None,
         }
     }
 
@@ -259,6 +290,9 @@ impl Value {
                 out.push('}');
             }
             Self::Object(o) => out.push_str(&o.to_text()),
+            Self::Json(json) => {
+                let _ = json.write_java(out, usize::MAX, depth);
+            }
         }
     }
 }
@@ -371,9 +405,50 @@ impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::String(s) => write!(f, "{s:?}"),
+            Self::Json(json) if json.as_str().is_some() => {
+                write!(f, "{:?}", json.as_str().unwrap_or_default())
+            }
             Self::Object(o) => write!(f, "<{}>", o.type_name()),
             other => f.write_str(&other.to_java_string()),
         }
+    }
+}
+
+/// Drops a value without recursion, however deeply it nests.
+pub(crate) fn dismantle(value: Value) {
+    // Only lists, maps and JSON documents nest; everything else drops in place,
+    // and a value without nested ones needs no stack (so no allocation).
+    if !nests(&value) {
+        return;
+    }
+    let mut stack = Vec::new();
+    take_apart(value, &mut stack);
+    while let Some(value) = stack.pop() {
+        take_apart(value, &mut stack);
+    }
+}
+
+fn nests(value: &Value) -> bool {
+    matches!(value, Value::List(_) | Value::Map(_) | Value::Json(_))
+}
+
+/// Drops `value`, moving the values it alone held that nest onto `stack`.
+fn take_apart(value: Value, stack: &mut Vec<Value>) {
+    match value {
+        Value::List(list) => {
+            if let Ok(cell) = Rc::try_unwrap(list) {
+                stack.extend(cell.into_inner().into_iter().filter(nests));
+            }
+        }
+        Value::Map(map) => {
+            if let Ok(cell) = Rc::try_unwrap(map) {
+                stack.extend(cell.into_inner().into_values().filter(nests));
+            }
+        }
+        Value::Json(json) => {
+            stack.extend(crate::json::take_converted(json).into_iter().filter(nests));
+        }
+        _ => {}
     }
 }
 
@@ -403,6 +478,9 @@ impl Value {
                             .all(|(k, x)| b.get(k).is_some_and(|y| x.eq_bounded(y, depth + 1)))
                 }
             }
+            (Self::Json(a), Self::Json(b)) if a.same(b) => true,
+            (Self::Json(a), _) => a.resolve().eq_bounded(&other.resolved(), depth + 1),
+            (_, Self::Json(b)) => self.eq_bounded(&b.resolve(), depth + 1),
             _ => self == other,
         }
     }
@@ -422,6 +500,7 @@ impl PartialEq for Value {
                 self.eq_bounded(other, 0)
             }
             (Self::Object(a), Self::Object(b)) => Rc::ptr_eq(a, b),
+            (Self::Json(_), _) | (_, Self::Json(_)) => self.eq_bounded(other, 0),
             _ => false,
         }
     }

@@ -15,7 +15,8 @@ fn object<'b>(bindings: &'b Bindings, name: &str) -> &'b dyn HostObject {
 }
 
 fn member(value: &Value, key: &str) -> Value {
-    match value {
+    // `$context` is read in place; resolved, it is the map it stands for.
+    match value.resolved() {
         Value::Map(map) => map.borrow().get(key).cloned().unwrap_or(Value::Null),
         other => panic!("{other:?} is not a map"),
     }
@@ -55,7 +56,8 @@ fn the_documented_things_example_step_by_step() {
         .call("path", &[Value::string("$.things")])
         .unwrap()
         .unwrap();
-    let Value::Map(things) = things else {
+    // Read in place; resolved, the map it stands for.
+    let Value::Map(things) = things.resolved() else {
         panic!("$.things is not a map")
     };
     assert_eq!(things.borrow().len(), 3);

@@ -1,0 +1,1263 @@
+//! JSON read in place: a payload (or `$context`) parsed once into a flat tape of
+//! nodes that templates read without building maps and lists.
+//!
+//! A [`JsonRef`] is a string, array or object of such a document. Reading one
+//! (`$a.b`, `#foreach`, `.size()`, printing) reads the tape. The first time a
+//! template needs something the tape cannot give — a change (`$a.put(..)`), or
+//! storing a node inside a list or map — the whole document is converted into
+//! ordinary maps and lists, once, and from then on every reference to a node of
+//! that document reads and changes its converted map or list: Velocity's reference
+//! semantics hold as if the document had been built eagerly.
+//!
+//! Lists and maps never hold a reference to an unconverted array or object (they
+//! hold the converted value instead), so the conversion table of a document never
+//! refers back to the document: no reference cycle can keep it alive.
+//!
+//! Arrays read from JSON are json-smart `JSONArray`s on AWS: they print as JSON
+//! (`[{"c":5}]`), not as Java lists, even after a template changed them. Objects
+//! are `LinkedHashMap`s and print as Java maps (`{c=5}`).
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::hash::FxHashMap;
+use crate::methods::{TooLarge, push_limited, write_java};
+use crate::value::{List, MapHasher, Value, java_double};
+
+/// One node of a tape. Containers are followed by their contents; an object's
+/// members are a [`Node::Key`] each, followed by the member's value.
+#[derive(Debug, Clone, Copy)]
+enum Node {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// Text at `start..start + len` of the document's text.
+    Str {
+        start: u32,
+        len: u32,
+    },
+    /// `len` elements; the array's nodes end before `end`.
+    Array {
+        len: u32,
+        end: u32,
+    },
+    /// `len` distinct members; the object's nodes end before `end`.
+    Object {
+        len: u32,
+        end: u32,
+    },
+    /// A member name, and where the member's value is ([`DROPPED`] for a name
+    /// repeated later in the object: the first position keeps the last value).
+    Key {
+        start: u32,
+        len: u32,
+        value: u32,
+    },
+}
+
+/// The `value` of a repeated member name's [`Node::Key`].
+const DROPPED: u32 = u32::MAX;
+
+/// Objects and arrays larger than this get an index on first lookup.
+const INDEX_FROM: u32 = 32;
+
+/// A parsed document's nodes and text.
+#[derive(Debug)]
+pub(crate) struct Tape {
+    nodes: Vec<Node>,
+    text: String,
+}
+
+/// A document: its tape and, once converted, its maps and lists.
+pub(crate) struct Doc {
+    tape: Rc<Tape>,
+    /// Arrays (as [`Repr::Array`]) and objects (as [`Value::Map`]) by node, once
+    /// the document is converted.
+    converted: OnceCell<FxHashMap<u32, Value>>,
+    /// Lookup indexes of large objects and arrays, built on first use.
+    indexes: RefCell<FxHashMap<u32, Index>>,
+}
+
+enum Index {
+    /// Member name to the node of its value.
+    Members(HashMap<Box<str>, u32, MapHasher>),
+    /// Element nodes in order.
+    Items(Vec<u32>),
+}
+
+impl Drop for Doc {
+    fn drop(&mut self) {
+        // Converted values can nest deeply (a template may nest lists in them):
+        // take them apart without recursion.
+        if let Some(converted) = self.converted.take() {
+            for (_, value) in converted {
+                crate::value::dismantle(value);
+            }
+        }
+    }
+}
+
+/// A string, array or object read from JSON (`$input.path`, `$context`).
+///
+/// Templates see it as the value it stands for: a `String`, a `JSONArray` (a list
+/// that prints as JSON) or a `LinkedHashMap`. [`JsonRef::resolve`] gives that value
+/// as a [`Value::String`], [`Value::List`] or [`Value::Map`].
+#[derive(Clone)]
+pub struct JsonRef(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// A string of a document.
+    Str(Rc<Tape>, u32),
+    /// An array or object of a document: read from the tape until the document
+    /// is converted, then from the converted value.
+    Node(Rc<Doc>, u32),
+    /// A converted array: a list that prints as JSON.
+    Array(List),
+}
+
+/// What a [`JsonRef`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    /// A `java.lang.String`.
+    String,
+    /// A `net.minidev.json.JSONArray`: a list that prints as JSON.
+    Array,
+    /// A `java.util.LinkedHashMap`.
+    Object,
+}
+
+impl std::fmt::Debug for JsonRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&Value::Json(self.clone()).to_java_string())
+    }
+}
+
+// ----- building -------------------------------------------------------------------------
+
+/// Builds a tape, from JSON text or from values.
+#[derive(Debug, Default)]
+pub(crate) struct Builder {
+    nodes: Vec<Node>,
+    text: String,
+    /// Where the keys of the objects being built are (a stack shared by all levels).
+    keys: Vec<u32>,
+    /// Set when the document outgrew 32-bit offsets.
+    overflow: bool,
+}
+
+/// A document too large for a tape (4 GiB of text or nodes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TooBig;
+
+impl Builder {
+    pub(crate) fn with_capacity(nodes: usize, text: usize) -> Self {
+        Self {
+            nodes: Vec::with_capacity(nodes),
+            text: String::with_capacity(text),
+            keys: Vec::new(),
+            overflow: false,
+        }
+    }
+
+    fn offset(&mut self, n: usize) -> u32 {
+        match u32::try_from(n) {
+            Ok(n) if n != DROPPED => n,
+            _ => {
+                self.overflow = true;
+                0
+            }
+        }
+    }
+
+    fn here(&mut self) -> u32 {
+        self.offset(self.nodes.len())
+    }
+
+    pub(crate) fn null(&mut self) {
+        self.nodes.push(Node::Null);
+    }
+
+    pub(crate) fn bool(&mut self, b: bool) {
+        self.nodes.push(Node::Bool(b));
+    }
+
+    pub(crate) fn int(&mut self, i: i64) {
+        self.nodes.push(Node::Int(i));
+    }
+
+    pub(crate) fn float(&mut self, f: f64) {
+        self.nodes.push(Node::Float(f));
+    }
+
+    /// A number as AWS's JSON parsing reads it (see [`Value::from_json`]).
+    fn number(&mut self, n: &serde_json::Number) {
+        match n.as_i64() {
+            Some(i) => self.int(i),
+            None => self.float(n.as_f64().unwrap_or(f64::NAN)),
+        }
+    }
+
+    fn push_text(&mut self, s: &str) -> (u32, u32) {
+        let start = self.offset(self.text.len());
+        let len = self.offset(s.len());
+        self.text.push_str(s);
+        (start, len)
+    }
+
+    pub(crate) fn str(&mut self, s: &str) {
+        let (start, len) = self.push_text(s);
+        self.nodes.push(Node::Str { start, len });
+    }
+
+    /// A string value, or null.
+    pub(crate) fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(s),
+            None => self.null(),
+        }
+    }
+
+    /// Starts an array; returns what [`Builder::end_array`] takes.
+    pub(crate) fn begin_array(&mut self) -> u32 {
+        let at = self.here();
+        self.nodes.push(Node::Array { len: 0, end: 0 });
+        at
+    }
+
+    pub(crate) fn end_array(&mut self, at: u32, len: usize) {
+        let len = self.offset(len);
+        let end = self.here();
+        if let Some(node) = self.nodes.get_mut(at as usize) {
+            *node = Node::Array { len, end };
+        }
+    }
+
+    /// Starts an object; returns what [`Builder::end_object`] takes.
+    pub(crate) fn begin_object(&mut self) -> (u32, usize) {
+        let at = self.here();
+        self.nodes.push(Node::Object { len: 0, end: 0 });
+        (at, self.keys.len())
+    }
+
+    /// A member name; its value comes next.
+    pub(crate) fn key(&mut self, name: &str) {
+        let (start, len) = self.push_text(name);
+        let at = self.here();
+        let value = self.offset(self.nodes.len() + 1);
+        self.nodes.push(Node::Key { start, len, value });
+        self.keys.push(at);
+    }
+
+    pub(crate) fn end_object(&mut self, (at, first_key): (u32, usize)) {
+        let keys = self.keys.split_off(first_key.min(self.keys.len()));
+        let len = keys.len() - self.drop_repeated_keys(&keys);
+        let len = self.offset(len);
+        let end = self.here();
+        if let Some(node) = self.nodes.get_mut(at as usize) {
+            *node = Node::Object { len, end };
+        }
+    }
+
+    fn key_text(&self, at: u32) -> Option<&str> {
+        match self.nodes.get(at as usize) {
+            Some(Node::Key { start, len, .. }) => self
+                .text
+                .get(*start as usize..(*start as usize + *len as usize)),
+            _ => None,
+        }
+    }
+
+    /// A repeated name keeps its first position and takes its last value, as
+    /// `serde_json`'s ordered maps (and `LinkedHashMap.put`) do. Returns how many
+    /// members were dropped.
+    fn drop_repeated_keys(&mut self, keys: &[u32]) -> usize {
+        if keys.len() < 2 {
+            return 0;
+        }
+        // (earlier, later) pairs with the same name, the earlier one kept.
+        let mut repeats = Vec::new();
+        if keys.len() <= 16 {
+            for (i, &later) in keys.iter().enumerate().skip(1) {
+                let name = self.key_text(later);
+                if let Some(&first) = keys[..i].iter().find(|&&k| self.key_text(k) == name) {
+                    repeats.push((first, later));
+                }
+            }
+        } else {
+            let mut seen: HashMap<&str, u32, MapHasher> =
+                HashMap::with_capacity_and_hasher(keys.len(), MapHasher::default());
+            for &key in keys {
+                if let Some(name) = self.key_text(key) {
+                    match seen.get(name) {
+                        Some(&first) => repeats.push((first, key)),
+                        None => {
+                            seen.insert(name, key);
+                        }
+                    }
+                }
+            }
+        }
+        for &(first, later) in &repeats {
+            let value = match self.nodes.get(later as usize) {
+                Some(Node::Key { value, .. }) => *value,
+                _ => continue,
+            };
+            if let Some(Node::Key { value: kept, .. }) = self.nodes.get_mut(first as usize) {
+                *kept = value;
+            }
+            if let Some(Node::Key { value: dropped, .. }) = self.nodes.get_mut(later as usize) {
+                *dropped = DROPPED;
+            }
+        }
+        repeats.len()
+    }
+
+    /// Appends a `serde_json` value.
+    pub(crate) fn json(&mut self, json: &serde_json::Value) {
+        match json {
+            serde_json::Value::Null => self.null(),
+            serde_json::Value::Bool(b) => self.bool(*b),
+            serde_json::Value::Number(n) => self.number(n),
+            serde_json::Value::String(s) => self.str(s),
+            serde_json::Value::Array(items) => {
+                let at = self.begin_array();
+                for item in items {
+                    self.json(item);
+                }
+                self.end_array(at, items.len());
+            }
+            serde_json::Value::Object(members) => {
+                let at = self.begin_object();
+                for (key, member) in members {
+                    self.key(key);
+                    self.json(member);
+                }
+                self.end_object(at);
+            }
+        }
+    }
+
+    /// The first node as a value: scalars as themselves, strings, arrays and
+    /// objects as references into the finished document.
+    pub(crate) fn finish(self) -> Result<Value, TooBig> {
+        if self.overflow {
+            return Err(TooBig);
+        }
+        let tape = Tape {
+            nodes: self.nodes,
+            text: self.text,
+        };
+        Ok(match tape.nodes.first() {
+            None | Some(Node::Null | Node::Key { .. }) => Value::Null,
+            Some(&Node::Bool(b)) => Value::Bool(b),
+            Some(&Node::Int(i)) => Value::Int(i),
+            Some(&Node::Float(f)) => Value::Float(f),
+            Some(Node::Str { .. }) => Value::Json(JsonRef(Repr::Str(Rc::new(tape), 0))),
+            Some(Node::Array { .. } | Node::Object { .. }) => {
+                Value::Json(JsonRef(Repr::Node(Rc::new(Doc::new(tape)), 0)))
+            }
+        })
+    }
+}
+
+/// Parses JSON text into a document, with `serde_json`'s errors: the same value
+/// [`Value::parse_json_text`] builds, read in place.
+pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
+    // A tape has at most one node per byte of text, and no more text.
+    let mut builder = Builder::with_capacity(text.len() / 8 + 1, text.len() / 2);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(
+        NodeSeed {
+            builder: &mut builder,
+        },
+        &mut deserializer,
+    )?;
+    deserializer.end()?;
+    builder
+        .finish()
+        .map_err(|TooBig| serde::de::Error::custom("the document is too large"))
+}
+
+/// A `serde_json` value as a document (see [`Builder::json`]).
+pub(crate) fn from_json(json: &serde_json::Value) -> Value {
+    let mut builder = Builder::default();
+    builder.json(json);
+    builder.finish().unwrap_or(Value::Null)
+}
+
+/// Several `serde_json` values as one array (an indefinite JSONPath's selection).
+pub(crate) fn array_from_json<V: std::ops::Deref<Target = serde_json::Value>>(
+    items: &[V],
+) -> Value {
+    let mut builder = Builder::default();
+    let at = builder.begin_array();
+    for item in items {
+        builder.json(item);
+    }
+    builder.end_array(at, items.len());
+    builder.finish().unwrap_or(Value::Null)
+}
+
+struct NodeSeed<'b> {
+    builder: &'b mut Builder,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NodeSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.builder.bool(b);
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<(), E> {
+        self.builder.int(i);
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<(), E> {
+        // As `serde_json::Number::as_i64`, then `as_f64`.
+        match i64::try_from(u) {
+            Ok(i) => self.builder.int(i),
+            Err(_) => self.builder.float(u as f64),
+        }
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        // `serde_json::Value` turns a non-finite double into `null`.
+        if f.is_finite() {
+            self.builder.float(f);
+        } else {
+            self.builder.null();
+        }
+        Ok(())
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        self.builder.str(s);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.builder.null();
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.builder.null();
+        Ok(())
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, deserializer)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let at = self.builder.begin_array();
+        let mut len = 0usize;
+        while seq
+            .next_element_seed(NodeSeed {
+                builder: &mut *self.builder,
+            })?
+            .is_some()
+        {
+            len += 1;
+        }
+        self.builder.end_array(at, len);
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let at = self.builder.begin_object();
+        while access
+            .next_key_seed(KeySeed {
+                builder: &mut *self.builder,
+            })?
+            .is_some()
+        {
+            access.next_value_seed(NodeSeed {
+                builder: &mut *self.builder,
+            })?;
+        }
+        self.builder.end_object(at);
+        Ok(())
+    }
+}
+
+struct KeySeed<'b> {
+    builder: &'b mut Builder,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeySeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        self.builder.key(s);
+        Ok(())
+    }
+}
+
+// ----- reading ---------------------------------------------------------------------------
+
+impl Tape {
+    fn node(&self, at: u32) -> Node {
+        self.nodes.get(at as usize).copied().unwrap_or(Node::Null)
+    }
+
+    fn slice(&self, start: u32, len: u32) -> &str {
+        self.text
+            .get(start as usize..start as usize + len as usize)
+            .unwrap_or("")
+    }
+
+    fn str_at(&self, at: u32) -> &str {
+        match self.node(at) {
+            Node::Str { start, len } | Node::Key { start, len, .. } => self.slice(start, len),
+            _ => "",
+        }
+    }
+
+    /// Where the nodes of the value at `at` end.
+    fn end_of(&self, at: u32) -> u32 {
+        match self.node(at) {
+            Node::Array { end, .. } | Node::Object { end, .. } => end,
+            _ => at + 1,
+        }
+    }
+
+    /// The element nodes of the array at `at`.
+    fn items(&self, at: u32) -> impl Iterator<Item = u32> + '_ {
+        let end = self.end_of(at);
+        let mut next = at + 1;
+        std::iter::from_fn(move || {
+            (next < end).then(|| {
+                let item = next;
+                next = self.end_of(item);
+                item
+            })
+        })
+    }
+
+    /// The (key node, value node) pairs of the object at `at`, in order.
+    fn members(&self, at: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let end = self.end_of(at);
+        let mut next = at + 1;
+        std::iter::from_fn(move || {
+            while next < end {
+                let key = next;
+                next = self.end_of(key + 1);
+                if let Node::Key { value, .. } = self.node(key)
+                    && value != DROPPED
+                {
+                    return Some((key, value));
+                }
+            }
+            None
+        })
+    }
+}
+
+impl Doc {
+    fn new(tape: Tape) -> Self {
+        Self {
+            tape: Rc::new(tape),
+            converted: OnceCell::new(),
+            indexes: RefCell::new(FxHashMap::default()),
+        }
+    }
+
+    /// The value of the node at `at`: scalars as themselves, strings, arrays and
+    /// objects as references.
+    fn value_at(self: &Rc<Self>, at: u32) -> Value {
+        match self.tape.node(at) {
+            Node::Null | Node::Key { .. } => Value::Null,
+            Node::Bool(b) => Value::Bool(b),
+            Node::Int(i) => Value::Int(i),
+            Node::Float(f) => Value::Float(f),
+            Node::Str { .. } => Value::Json(JsonRef(Repr::Str(self.tape.clone(), at))),
+            Node::Array { .. } | Node::Object { .. } => {
+                Value::Json(JsonRef(Repr::Node(self.clone(), at)))
+            }
+        }
+    }
+
+    /// The converted map or list of the node at `at`, if the document is converted.
+    fn converted_at(&self, at: u32) -> Option<&Value> {
+        self.converted.get().and_then(|table| table.get(&at))
+    }
+
+    /// Converts the whole document into maps and lists (once), and returns the
+    /// value of the node at `at`.
+    fn convert(self: &Rc<Self>, at: u32) -> Value {
+        let table = self.converted.get_or_init(|| self.build_converted());
+        table.get(&at).cloned().unwrap_or(Value::Null)
+    }
+
+    fn build_converted(&self) -> FxHashMap<u32, Value> {
+        let tape = &self.tape;
+        let mut table = FxHashMap::default();
+        // Contents come after their container: converting from the end finds every
+        // nested container already converted, without recursion.
+        for at in (0..tape.nodes.len() as u32).rev() {
+            let child = |table: &FxHashMap<u32, Value>, node: u32| match tape.node(node) {
+                Node::Null | Node::Key { .. } => Value::Null,
+                Node::Bool(b) => Value::Bool(b),
+                Node::Int(i) => Value::Int(i),
+                Node::Float(f) => Value::Float(f),
+                Node::Str { .. } => Value::Json(JsonRef(Repr::Str(tape.clone(), node))),
+                Node::Array { .. } | Node::Object { .. } => {
+                    table.get(&node).cloned().unwrap_or(Value::Null)
+                }
+            };
+            let value = match tape.node(at) {
+                Node::Array { len, .. } => {
+                    let mut items = Vec::with_capacity(len as usize);
+                    for item in tape.items(at) {
+                        items.push(child(&table, item));
+                    }
+                    Value::Json(JsonRef(Repr::Array(Rc::new(RefCell::new(items)))))
+                }
+                Node::Object { len, .. } => {
+                    let mut entries = Value::entries_with_capacity(len as usize);
+                    for (key, member) in tape.members(at) {
+                        let value = child(&table, member);
+                        entries.insert(tape.str_at(key).to_owned(), value);
+                    }
+                    Value::new_map(entries)
+                }
+                _ => continue,
+            };
+            table.insert(at, value);
+        }
+        table
+    }
+
+    fn member_index(&self, at: u32, name: &str) -> Option<u32> {
+        let mut indexes = self.indexes.borrow_mut();
+        let index = indexes.entry(at).or_insert_with(|| {
+            let mut members = HashMap::with_hasher(MapHasher::default());
+            for (key, value) in self.tape.members(at) {
+                members.insert(Box::from(self.tape.str_at(key)), value);
+            }
+            Index::Members(members)
+        });
+        match index {
+            Index::Members(members) => members.get(name).copied(),
+            Index::Items(_) => None,
+        }
+    }
+
+    fn item_index(&self, at: u32, i: usize) -> Option<u32> {
+        let mut indexes = self.indexes.borrow_mut();
+        let index = indexes
+            .entry(at)
+            .or_insert_with(|| Index::Items(self.tape.items(at).collect()));
+        match index {
+            Index::Items(items) => items.get(i).copied(),
+            Index::Members(_) => None,
+        }
+    }
+}
+
+impl JsonRef {
+    /// What this stands for.
+    #[must_use]
+    pub fn kind(&self) -> JsonKind {
+        match &self.0 {
+            Repr::Str(..) => JsonKind::String,
+            Repr::Array(_) => JsonKind::Array,
+            Repr::Node(doc, at) => match doc.tape.node(*at) {
+                Node::Array { .. } => JsonKind::Array,
+                _ => JsonKind::Object,
+            },
+        }
+    }
+
+    /// The text of a string.
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Str(tape, at) => Some(tape.str_at(*at)),
+            _ => None,
+        }
+    }
+
+    /// The value this stands for as an ordinary value: a [`Value::String`], a
+    /// [`Value::Map`], or the [`Value::List`] holding an array's elements (shared:
+    /// changes to it are changes to the array). Converts the document the first
+    /// time an array or object of it is resolved.
+    #[must_use]
+    pub fn resolve(&self) -> Value {
+        match &self.0 {
+            Repr::Str(tape, at) => Value::string(tape.str_at(*at)),
+            Repr::Array(list) => Value::List(list.clone()),
+            Repr::Node(doc, at) => match doc.convert(*at) {
+                Value::Json(JsonRef(Repr::Array(list))) => Value::List(list),
+                other => other,
+            },
+        }
+    }
+
+    /// The value to store in a list or map: the converted array or object (so
+    /// that lists and maps never hold a reference into an unconverted document),
+    /// a string as it is.
+    pub(crate) fn stored(&self) -> Value {
+        match &self.0 {
+            Repr::Node(doc, at) => doc.convert(*at),
+            _ => Value::Json(self.clone()),
+        }
+    }
+
+    /// The converted value behind an array or object, if its document is converted
+    /// (a [`Value::Map`], or a `Value::Json` holding the converted list).
+    fn converted(&self) -> Option<Value> {
+        match &self.0 {
+            Repr::Node(doc, at) => doc.converted_at(*at).cloned(),
+            _ => None,
+        }
+    }
+
+    /// The list of a converted array.
+    pub(crate) fn list(&self) -> Option<List> {
+        match &self.0 {
+            Repr::Array(list) => Some(list.clone()),
+            Repr::Node(doc, at) => match doc.converted_at(*at) {
+                Some(Value::Json(JsonRef(Repr::Array(list)))) => Some(list.clone()),
+                _ => None,
+            },
+            Repr::Str(..) => None,
+        }
+    }
+
+    /// Whether two references stand for the same array or object (or string node).
+    pub(crate) fn same(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Str(a, x), Repr::Str(b, y)) => Rc::ptr_eq(a, b) && x == y,
+            (Repr::Node(a, x), Repr::Node(b, y)) => Rc::ptr_eq(a, b) && x == y,
+            (Repr::Array(a), Repr::Array(b)) => Rc::ptr_eq(a, b),
+            _ => match (self.list(), other.list()) {
+                (Some(a), Some(b)) => Rc::ptr_eq(&a, &b),
+                _ => false,
+            },
+        }
+    }
+
+    /// `$object.name`: the member's value, `null` when missing; `None` for strings
+    /// and arrays.
+    pub(crate) fn member(&self, name: &str) -> Option<Value> {
+        let Repr::Node(doc, at) = &self.0 else {
+            return None;
+        };
+        if let Some(converted) = doc.converted_at(*at) {
+            return match converted {
+                Value::Map(map) => Some(map.borrow().get(name).cloned().unwrap_or(Value::Null)),
+                _ => None,
+            };
+        }
+        let Node::Object { len, .. } = doc.tape.node(*at) else {
+            return None;
+        };
+        let found = if len > INDEX_FROM {
+            doc.member_index(*at, name)
+        } else {
+            doc.tape
+                .members(*at)
+                .find(|&(key, _)| doc.tape.str_at(key) == name)
+                .map(|(_, value)| value)
+        };
+        Some(found.map_or(Value::Null, |value| doc.value_at(value)))
+    }
+
+    /// The element count of an array or member count of an object.
+    pub(crate) fn len(&self) -> usize {
+        if let Some(converted) = self.converted() {
+            return match converted {
+                Value::Map(map) => map.borrow().len(),
+                Value::Json(JsonRef(Repr::Array(list))) => list.borrow().len(),
+                _ => 0,
+            };
+        }
+        match &self.0 {
+            Repr::Array(list) => list.borrow().len(),
+            Repr::Node(doc, at) => match doc.tape.node(*at) {
+                Node::Array { len, .. } | Node::Object { len, .. } => len as usize,
+                _ => 0,
+            },
+            Repr::Str(..) => 0,
+        }
+    }
+
+    /// Element `i` of an array (`None` out of range or for non-arrays).
+    pub(crate) fn item(&self, i: usize) -> Option<Value> {
+        if let Some(list) = self.list() {
+            return list.borrow().get(i).cloned();
+        }
+        let Repr::Node(doc, at) = &self.0 else {
+            return None;
+        };
+        let Node::Array { len, .. } = doc.tape.node(*at) else {
+            return None;
+        };
+        if i >= len as usize {
+            return None;
+        }
+        let node = if len > INDEX_FROM {
+            doc.item_index(*at, i)
+        } else {
+            doc.tape.items(*at).nth(i)
+        };
+        node.map(|node| doc.value_at(node))
+    }
+
+    /// A cursor over an unconverted array's elements, for `#foreach`.
+    pub(crate) fn cursor(&self) -> Option<Cursor> {
+        match &self.0 {
+            Repr::Node(doc, at) if doc.converted_at(*at).is_none() => match doc.tape.node(*at) {
+                Node::Array { .. } => Some(Cursor {
+                    doc: doc.clone(),
+                    next: at + 1,
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Appends Java's `toString()`: a string as itself, an object as a Java map, an
+    /// array as JSON.
+    pub(crate) fn write_java(
+        &self,
+        out: &mut String,
+        limit: usize,
+        depth: usize,
+    ) -> Result<(), TooLarge> {
+        match &self.0 {
+            Repr::Str(tape, at) => push_limited(out, tape.str_at(*at), limit),
+            Repr::Array(_) => write_json(&Value::Json(self.clone()), out, limit, depth),
+            Repr::Node(doc, at) => match doc.converted_at(*at) {
+                Some(Value::Map(map)) => write_java_map(map, Some(self), out, limit, depth),
+                Some(converted) => write_json(converted, out, limit, depth),
+                None => match doc.tape.node(*at) {
+                    Node::Array { .. } => write_json(&Value::Json(self.clone()), out, limit, depth),
+                    _ => {
+                        if depth > MAX_PRINT_DEPTH {
+                            return push_limited(out, "{...}", limit);
+                        }
+                        push_limited(out, "{", limit)?;
+                        for (i, (key, value)) in doc.tape.members(*at).enumerate() {
+                            if i > 0 {
+                                push_limited(out, ", ", limit)?;
+                            }
+                            push_limited(out, doc.tape.str_at(key), limit)?;
+                            push_limited(out, "=", limit)?;
+                            write_java(&doc.value_at(value), out, limit, depth + 1)?;
+                        }
+                        push_limited(out, "}", limit)
+                    }
+                },
+            },
+        }
+    }
+}
+
+/// Java's `toString()` of a converted object, `(this Map)` for itself.
+fn write_java_map(
+    map: &crate::value::Map,
+    me: Option<&JsonRef>,
+    out: &mut String,
+    limit: usize,
+    depth: usize,
+) -> Result<(), TooLarge> {
+    if depth > MAX_PRINT_DEPTH {
+        return push_limited(out, "{...}", limit);
+    }
+    push_limited(out, "{", limit)?;
+    let entries = map.borrow();
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            push_limited(out, ", ", limit)?;
+        }
+        push_limited(out, k, limit)?;
+        push_limited(out, "=", limit)?;
+        let itself = match v {
+            Value::Map(inner) => Rc::ptr_eq(inner, map),
+            Value::Json(json) => me.is_some_and(|me| json.same(me)),
+            _ => false,
+        };
+        if itself {
+            push_limited(out, "(this Map)", limit)?;
+        } else {
+            write_java(v, out, limit, depth + 1)?;
+        }
+    }
+    push_limited(out, "}", limit)
+}
+
+/// How deep printing goes into nested values.
+const MAX_PRINT_DEPTH: usize = 100;
+
+/// Appends `value` as JSON, as json-smart prints a `JSONArray` and what it holds:
+/// strings quoted (see [`crate::util::json_string`]), lists as arrays, maps as
+/// objects, numbers as Java prints them, host objects as their quoted text.
+pub(crate) fn write_json(
+    value: &Value,
+    out: &mut String,
+    limit: usize,
+    depth: usize,
+) -> Result<(), TooLarge> {
+    match value {
+        Value::Null => push_limited(out, "null", limit),
+        Value::Bool(b) => push_limited(out, if *b { "true" } else { "false" }, limit),
+        Value::Int(_) => write_java(value, out, limit, depth),
+        Value::Float(f) => push_limited(out, &java_double(*f), limit),
+        Value::String(s) => push_json_string(out, s, limit),
+        Value::Object(o) => push_json_string(out, &o.to_text(), limit),
+        Value::List(list) => write_json_items(list.borrow().iter().cloned(), out, limit, depth),
+        Value::Map(map) => {
+            let entries: Vec<(String, Value)> = map
+                .borrow()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            write_json_members(entries.into_iter(), out, limit, depth)
+        }
+        Value::Json(json) => match &json.0 {
+            Repr::Str(tape, at) => push_json_string(out, tape.str_at(*at), limit),
+            Repr::Array(list) => write_json_items(list.borrow().iter().cloned(), out, limit, depth),
+            Repr::Node(doc, at) => {
+                if let Some(converted) = doc.converted_at(*at) {
+                    return write_json(converted, out, limit, depth);
+                }
+                match doc.tape.node(*at) {
+                    Node::Array { .. } => write_json_items(
+                        doc.tape.items(*at).map(|node| doc.value_at(node)),
+                        out,
+                        limit,
+                        depth,
+                    ),
+                    _ => write_json_members(
+                        doc.tape.members(*at).map(|(key, node)| {
+                            (doc.tape.str_at(key).to_owned(), doc.value_at(node))
+                        }),
+                        out,
+                        limit,
+                        depth,
+                    ),
+                }
+            }
+        },
+    }
+}
+
+fn write_json_items(
+    items: impl Iterator<Item = Value>,
+    out: &mut String,
+    limit: usize,
+    depth: usize,
+) -> Result<(), TooLarge> {
+    if depth > MAX_PRINT_DEPTH {
+        return push_limited(out, "[...]", limit);
+    }
+    push_limited(out, "[", limit)?;
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            push_limited(out, ",", limit)?;
+        }
+        write_json(&item, out, limit, depth + 1)?;
+    }
+    push_limited(out, "]", limit)
+}
+
+fn write_json_members(
+    members: impl Iterator<Item = (String, Value)>,
+    out: &mut String,
+    limit: usize,
+    depth: usize,
+) -> Result<(), TooLarge> {
+    if depth > MAX_PRINT_DEPTH {
+        return push_limited(out, "{...}", limit);
+    }
+    push_limited(out, "{", limit)?;
+    for (i, (key, value)) in members.enumerate() {
+        if i > 0 {
+            push_limited(out, ",", limit)?;
+        }
+        push_json_string(out, &key, limit)?;
+        push_limited(out, ":", limit)?;
+        write_json(&value, out, limit, depth + 1)?;
+    }
+    push_limited(out, "}", limit)
+}
+
+fn push_json_string(out: &mut String, s: &str, limit: usize) -> Result<(), TooLarge> {
+    let before = out.len();
+    crate::util::write_json_string(out, s);
+    if out.len() > limit {
+        out.truncate(before);
+        return Err(TooLarge);
+    }
+    Ok(())
+}
+
+/// Walks an unconverted array for `#foreach`.
+pub(crate) struct Cursor {
+    doc: Rc<Doc>,
+    next: u32,
+}
+
+impl Cursor {
+    /// The next element (the caller counts them).
+    pub(crate) fn next_item(&mut self) -> Value {
+        let value = self.doc.value_at(self.next);
+        self.next = self.doc.tape.end_of(self.next);
+        value
+    }
+}
+
+/// Takes a reference apart for [`crate::value::dismantle`]: when it held the last
+/// reference to its document, the document's converted values are handed over to
+/// be dropped without recursion.
+pub(crate) fn take_converted(json: JsonRef) -> Vec<Value> {
+    match json.0 {
+        Repr::Node(doc, _) => match Rc::try_unwrap(doc) {
+            Ok(mut doc) => doc
+                .converted
+                .take()
+                .map(|table| table.into_values().collect())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        },
+        Repr::Array(list) => match Rc::try_unwrap(list) {
+            Ok(cell) => cell.into_inner(),
+            Err(_) => Vec::new(),
+        },
+        Repr::Str(..) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{Bindings, Template};
+
+    /// `text` parsed into a document, read in place.
+    fn lazy(text: &str) -> Value {
+        parse(text).unwrap()
+    }
+
+    /// `text` parsed into a document converted up front: every read goes through
+    /// the converted maps and lists.
+    fn converted(text: &str) -> Value {
+        match parse(text).unwrap() {
+            Value::Json(json) => json.stored(),
+            other => other,
+        }
+    }
+
+    fn render(template: &str, d: Value) -> Result<String, String> {
+        let template = Template::compile(template).map_err(|e| e.to_string())?;
+        let mut bindings = Bindings::new();
+        bindings.set("d", d);
+        template.render(&bindings).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reads_match_a_converted_document() {
+        let text = r#"{"a": [1, "x", {"c": 5}, [2.5, null]], "b": {"k": "v/w", "n": null},
+                       "s": "str", "a": [1, "x", {"c": 5}, [2.5, null]], "t": true}"#;
+        for template in [
+            "$d",
+            "$d.a $d.b $d.s $d.t $d.missing",
+            "$d.a.size() $d.b.size() $d.a[2].c $d.a[-1] $d.a.get(3)",
+            "#foreach($x in $d.a)<$x>#end #foreach($v in $d.b)<$v>#end",
+            "$d.a.toString() $d.b.toString() $d.b.keySet() $d.b.values()",
+            "$d.class.name $d.a.class.name $d.s.class.name $d.s.length()",
+            "#if($d.a == $d.a)same#end #if($d.b == {\"k\": \"v/w\"})eq#end",
+            "$d.a.contains(1) $d.a.indexOf(\"x\") $d.b.containsKey(\"n\")",
+            "#set($d.b.z = $d.a)$d $d.b.z.add(9)$d.b",
+            "$d.a.add($d.b)$d.a $d.b.put(\"q\", 1)$d.a",
+            "#set($l = [$d.a, $d.b])$l $l[0].add(3)$d.a",
+            "#set($m = {\"x\": $d.a})$m $d.a.clear()$m",
+            "#foreach($x in $d.a)#if($foreach.first)$d.a.add(0)#end$x#end",
+            "#foreach($x in $d.a)$x#if($foreach.first)$d.a.set(1, 0)#end#end",
+            "$d.a[2].put(\"c\", 6)$d.a",
+            "\"$d.s\" $d.s.toUpperCase() #if($d.s == \"str\")yes#end $d.s.equals(\"str\")",
+        ] {
+            assert_eq!(
+                render(template, lazy(text)),
+                render(template, converted(text)),
+                "{template}"
+            );
+        }
+    }
+
+    #[test]
+    fn arrays_print_as_json_and_objects_as_maps() {
+        let d = lazy(r#"{"a": 1, "b": [{"c": 5}, "x/y", 2.0, [true]], "e": {}}"#);
+        assert_eq!(
+            render("$d", d.clone()).unwrap(),
+            r#"{a=1, b=[{"c":5},"x\/y",2.0,[true]], e={}}"#
+        );
+        assert_eq!(render("$d.b[0]", d.clone()).unwrap(), "{c=5}");
+        // Changed, still a JSONArray.
+        assert_eq!(
+            render("$d.b.add({\"k\": [1]})$d.b", d).unwrap(),
+            r#"true[{"c":5},"x\/y",2.0,[true],{"k":[1]}]"#
+        );
+    }
+
+    #[test]
+    fn repeated_names_keep_the_first_position_and_the_last_value() {
+        let text = r#"{"a": 1, "b": 2, "a": 3, "a": 4}"#;
+        assert_eq!(
+            render("$d $d.a $d.size()", lazy(text)).unwrap(),
+            "{a=4, b=2} 4 2"
+        );
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{}\": {i}", i % 20)).collect();
+        let text = format!("{{{}}}", many.join(","));
+        let expected = render("$d", converted(&text)).unwrap();
+        assert_eq!(render("$d", lazy(&text)).unwrap(), expected);
+        assert_eq!(render("$d.k3 $d.size()", lazy(&text)).unwrap(), "23 20");
+    }
+
+    #[test]
+    fn large_objects_and_arrays_are_indexed() {
+        let members: Vec<String> = (0..100).map(|i| format!("\"k{i}\": {i}")).collect();
+        let items: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        let text = format!("{{{}, \"list\": [{}]}}", members.join(","), items.join(","));
+        let d = lazy(&text);
+        assert_eq!(
+            render("$d.k0 $d.k99 $d.nope $d.list[50] $d.list.get(99)", d).unwrap(),
+            "0 99 $d.nope 50 99"
+        );
+    }
+
+    #[test]
+    fn converted_documents_are_freed() {
+        let d = lazy(r#"{"a": [1, {"b": []}]}"#);
+        let Value::Json(json) = &d else { panic!() };
+        let Repr::Node(doc, _) = &json.0 else {
+            panic!()
+        };
+        let weak = Rc::downgrade(doc);
+        // Changes convert the document; its lists and maps hold converted values,
+        // never references back into it.
+        render(
+            "$d.a.add($d.a[1])$d.a[1].put(\"c\", $d)$d.put(\"d\", $d.a)",
+            d,
+        )
+        .unwrap();
+        assert!(weak.upgrade().is_none(), "the document leaked");
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            (-3i64..3).prop_map(serde_json::Value::from),
+            prop::sample::select(vec![0.5, 2.0, 1e10]).prop_map(serde_json::Value::from),
+            "[a-c/\"]{0,3}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::vec(("[a-c]", inner), 0..4).prop_map(|members| {
+                    serde_json::Value::Object(members.into_iter().collect())
+                }),
+            ]
+        })
+    }
+
+    /// Template pieces reading and changing `$d`.
+    fn fragment() -> impl Strategy<Value = String> {
+        let path = prop::sample::select(vec![
+            "$d", "$d.a", "$d.b", "$d.c", "$d.a.b", "$d.a[0]", "$d[0]", "$d[1].a", "$d.b[-1]",
+        ]);
+        let op = prop::sample::select(vec![
+            "{P}",
+            "{P}.size()",
+            "{P}.toString()",
+            "{P}.isEmpty()",
+            "{P}.class.simpleName",
+            "{P}.get(0)",
+            "{P}.get(\"a\")",
+            "{P}.keySet()",
+            "{P}.contains(1)",
+            "{P}.length()",
+            "#foreach($x in {P})[$x $foreach.index]#end",
+            "#if({P} == {Q})eq#else ne#end",
+            "#if({P})t#end",
+            "{P}.equals({Q})",
+            "{P}.add({Q})",
+            "{P}.put(\"a\", {Q})",
+            "{P}.set(0, {Q})",
+            "{P}.remove(0)",
+            "#set({P}.a = {Q})",
+            "#set($l = [{P}, {Q}])$l",
+            "#set($m = {\"k\": {P}})$m",
+            "{P}.addAll({Q})",
+            "{P}.putAll({Q})",
+            "\"{P}\" + {Q}",
+        ]);
+        (op, path.clone(), path).prop_map(|(op, p, q)| op.replace("{P}", p).replace("{Q}", q))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn documents_read_in_place_render_as_converted_ones(
+            doc in json_value(),
+            fragments in prop::collection::vec(fragment(), 1..6),
+        ) {
+            let text = doc.to_string();
+            let template = fragments.join(" ");
+            prop_assert_eq!(
+                render(&template, lazy(&text)),
+                render(&template, converted(&text)),
+                "{}", template
+            );
+        }
+
+        #[test]
+        fn parsing_matches_the_eager_reader(doc in json_value()) {
+            let text = doc.to_string();
+            let eager = Value::parse_json_text(&text).unwrap();
+            // Equal as values; printed alike except that arrays print as JSON.
+            prop_assert_eq!(&lazy(&text), &eager);
+            let mut json = String::new();
+            write_json(&lazy(&text), &mut json, usize::MAX, 0).unwrap();
+            prop_assert_eq!(json, crate::util::json_string(&doc));
+        }
+    }
+}
