@@ -523,9 +523,12 @@ fn route_params(route_path: &str) -> Vec<String> {
 
 /// Splits `action:rest`.
 fn split_key(key: &str) -> Result<(Action, &str), String> {
-    let (action, rest) = key
-        .split_once(':')
-        .ok_or_else(|| format!("`{key}` is not a mapping key: expected ACTION:TARGET"))?;
+    let (action, rest) = key.split_once(':').ok_or_else(|| {
+        format!(
+            "`{key}` is not an HTTP API mapping key: expected ACTION:TARGET, such as \
+                 append:header.NAME, overwrite:querystring.NAME or overwrite:path"
+        )
+    })?;
     let action = Action::parse(action).ok_or_else(|| {
         format!("`{action}` is not a mapping action: expected append, overwrite or remove")
     })?;
