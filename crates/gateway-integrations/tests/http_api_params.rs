@@ -2,6 +2,8 @@
 //! `responseParameters` by status code) against a real backend on 127.0.0.1 and an
 //! in-process Lambda function.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -369,12 +371,12 @@ async fn rest_apis_keep_their_own_mapping_syntax() {
     let route = route(RouteMethod::Any, "/x", integration);
     let variables = StageVariables::new();
     let client = HttpClient::new();
-    let err = compile(
+    let Err(err) = compile(
         &route,
         &CompileContext::new(&variables, &client, ApiProtocol::Rest),
-    )
-    .err()
-    .expect("REST APIs refuse HTTP API keys");
+    ) else {
+        panic!("REST APIs refuse HTTP API keys");
+    };
     assert!(
         err.to_string()
             .contains("requestParameters.overwrite:header.x"),
