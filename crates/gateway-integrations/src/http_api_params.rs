@@ -1154,6 +1154,29 @@ mod tests {
     }
 
     #[test]
+    fn remove_then_append_renews_a_header_and_reserved_headers_may_be_read() {
+        let mapping = request_mapping(
+            &[
+                ("append:header.x-a", "$request.header.x-a"),
+                ("remove:header.x-a", "''"),
+                ("overwrite:header.x-token", "$request.header.Authorization"),
+            ],
+            "/",
+        )
+        .unwrap();
+        let mut head = parts("/", &[("x-a", "old"), ("authorization", "Bearer t")]);
+        mapping
+            .resolve(&head, None)
+            .unwrap()
+            .apply_to(&mut head)
+            .unwrap();
+        // Read before anything changed, removed, then appended afresh.
+        assert_eq!(head.headers["x-a"], "old");
+        assert_eq!(head.headers.get_all("x-a").iter().count(), 1);
+        assert_eq!(head.headers["x-token"], "Bearer t");
+    }
+
+    #[test]
     fn a_missing_request_value_is_a_bad_request() {
         let mapping =
             request_mapping(&[("append:header.x", "$request.header.missing")], "/").unwrap();
