@@ -459,6 +459,10 @@ pub struct Integration {
     pub cache_namespace: Option<String>,
     /// How an `https` backend's certificate is checked (`tlsConfig`).
     pub tls_config: TlsConfig,
+    /// HTTP APIs' `responseParameters`: for each backend status code (`"200"`), how
+    /// the response is changed (`append:header.NAME`, `overwrite:statuscode`, ...),
+    /// key to value. REST APIs map responses per integration response instead.
+    pub http_response_parameters: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// An integration's TLS settings towards its backend (`tlsConfig`).
@@ -492,6 +496,7 @@ impl Integration {
             cache_key_parameters: Vec::new(),
             cache_namespace: None,
             tls_config: TlsConfig::default(),
+            http_response_parameters: BTreeMap::new(),
         }
     }
 

@@ -83,6 +83,7 @@
 pub mod aws;
 mod content;
 mod future;
+mod http_api_params;
 mod http_proxy;
 pub mod lambda;
 mod mapping;

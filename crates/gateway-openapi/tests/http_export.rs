@@ -8,7 +8,7 @@ use gateway_core::model::{
     ApiProtocol, AuthorizationType, AuthorizerType, IntegrationType, JwtConfiguration, Route,
     RouteMethod,
 };
-use gateway_openapi::{LoadError, LoadOptions, Loaded, load_file};
+use gateway_openapi::{LoadError, LoadOptions, Loaded, load_file, load_str};
 use http::Method;
 
 fn fixture(name: &str) -> PathBuf {
@@ -107,6 +107,104 @@ fn http_proxy_route_with_path_level_parameter() {
             "overwrite:header.x-pet-id".to_owned(),
             "$request.path.petId".to_owned()
         )])
+    );
+}
+
+#[test]
+fn response_parameters_are_kept_by_status_code() {
+    let api = load().api;
+    let route = api
+        .route(&RouteMethod::Method(Method::GET), "/pets/{petId}")
+        .unwrap();
+    let integration = route.integration.as_ref().unwrap();
+    let mapping = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        integration.http_response_parameters,
+        BTreeMap::from([
+            (
+                "404".to_owned(),
+                mapping(&[
+                    ("overwrite:statuscode", "410"),
+                    ("append:header.x-request-id", "$context.requestId"),
+                ])
+            ),
+            ("200".to_owned(), mapping(&[("remove:header.server", "''")])),
+        ])
+    );
+}
+
+fn http_api(integration: &str) -> String {
+    format!(
+        r#"{{"openapi": "3.0.1", "info": {{"title": "t", "version": "1"}},
+  "x-amazon-apigateway-importexport-version": "1.0",
+  "paths": {{"/a": {{"get": {{"x-amazon-apigateway-integration": {integration}}}}}}}}}"#
+    )
+}
+
+#[test]
+fn response_parameters_must_be_keyed_by_status_codes() {
+    let cases = [
+        (
+            r#"{"2xx": {"overwrite:statuscode": "204"}}"#,
+            ".responseParameters.2xx",
+            "200 to 599",
+        ),
+        (r#"{"100": {}}"#, ".responseParameters.100", "200 to 599"),
+        (r#"{"200": ["x"]}"#, ".responseParameters.200", "object"),
+        (
+            r#"{"200": {"append:header.a": true}}"#,
+            ".responseParameters.200.append:header.a",
+            "string",
+        ),
+        (r#"["x"]"#, ".responseParameters", "object"),
+    ];
+    for (parameters, location_end, message) in cases {
+        let doc = http_api(&format!(
+            r#"{{"type": "http_proxy", "httpMethod": "GET", "uri": "http://b.example", "responseParameters": {parameters}}}"#
+        ));
+        let err = load_str(&doc, "api.json", &LoadOptions::default()).unwrap_err();
+        let LoadError::Invalid { location, .. } = &err else {
+            panic!("{err}");
+        };
+        assert!(location.ends_with(location_end), "{location}");
+        assert!(err.to_string().contains(message), "{err}");
+    }
+    let doc = http_api(
+        r#"{"type": "http_proxy", "httpMethod": "GET", "uri": "http://b.example", "responseParameters": {"200": {"overwrite:statuscode": 204}}}"#,
+    );
+    let loaded = load_str(&doc, "api.json", &LoadOptions::default()).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let integration = loaded.api.routes[0].integration.as_ref().unwrap();
+    assert_eq!(
+        integration.http_response_parameters["200"]["overwrite:statuscode"],
+        "204"
+    );
+}
+
+#[test]
+fn rest_apis_warn_about_integration_level_response_parameters() {
+    let options = LoadOptions {
+        protocol: Some(ApiProtocol::Rest),
+        ..LoadOptions::default()
+    };
+    let doc = http_api(
+        r#"{"type": "http_proxy", "httpMethod": "GET", "uri": "http://b.example", "responseParameters": {"200": {"overwrite:statuscode": "204"}}}"#,
+    );
+    let loaded = load_str(&doc, "api.json", &options).unwrap();
+    let integration = loaded.api.routes[0].integration.as_ref().unwrap();
+    assert!(integration.http_response_parameters.is_empty());
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0]
+            .location
+            .ends_with("x-amazon-apigateway-integration.responseParameters"),
+        "{:?}",
+        loaded.warnings
     );
 }
 

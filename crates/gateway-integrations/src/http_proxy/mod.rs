@@ -61,6 +61,15 @@
 //!
 //! A failure after the response head (the backend resets mid-body) ends the streamed
 //! body with an error; the status has already been sent.
+//!
+//! # HTTP APIs' parameter mapping
+//!
+//! On HTTP APIs, `requestParameters` take HTTP APIs' own keys
+//! (`append|overwrite|remove:header.NAME`, `...:querystring.NAME`, `overwrite:path`)
+//! and the integration's `responseParameters` change the backend's response per
+//! status code; see the `http_api_params` module. A route using either takes a
+//! slower path: the request body is buffered only when a mapping reads it, and the
+//! response body only when a mapping for its status reads it.
 
 pub(crate) mod headers;
 pub(crate) mod pool;
@@ -77,7 +86,7 @@ use std::time::Duration;
 use gateway_core::body::{Body, BoxError, LengthLimitError, cause_ref};
 use gateway_core::context::RequestContext;
 use gateway_core::error::{GatewayError, GatewayResponseType};
-use gateway_core::model::{Integration, MIN_INTEGRATION_TIMEOUT, Route, TlsConfig};
+use gateway_core::model::{ApiProtocol, Integration, MIN_INTEGRATION_TIMEOUT, Route, TlsConfig};
 use gateway_core::observe::trace::X_AMZN_TRACE_ID;
 use gateway_core::outbound::{CertificateCheck, TlsClient};
 use gateway_core::stage::StageTemplate;
@@ -93,6 +102,7 @@ use self::headers::{
 };
 use self::pool::{ClientError, HostPool, Pools, Security};
 use self::uri::{UriError, UriTemplate};
+use crate::http_api_params::{MappedRequest, RequestMapping, ResponseMapping};
 use crate::mapping::{RequestMappings, RequestValues, Side, Source};
 use crate::response::FieldError;
 use crate::{CompileContext, CompileError, IntegrationStatus};
@@ -170,7 +180,15 @@ struct HttpProxy {
     path: Vec<(String, Source)>,
     query: Vec<(String, Source)>,
     headers: Vec<(HeaderName, Source)>,
+    /// HTTP APIs' `requestParameters` (empty on REST APIs).
+    http_request: RequestMapping,
+    /// HTTP APIs' `responseParameters` (empty on REST APIs).
+    http_response: ResponseMapping,
 }
+
+/// The most of a backend's body buffered for a response mapping that reads it:
+/// HTTP APIs' 10 MB payload limit.
+const MAPPED_RESPONSE_LIMIT: usize = 10 * 1024 * 1024;
 
 impl HttpProxyIntegration {
     pub(crate) fn compile(
@@ -186,12 +204,34 @@ impl HttpProxyIntegration {
         };
         let timeout = check_timeout(&route_key, integration, ctx)?;
         let method = backend_method(&route_key, integration)?;
-        let mut mappings = RequestMappings::compile(
-            &integration.request_parameters,
-            ctx.stage_variables,
-            Side::Request,
-        )
-        .map_err(invalid)?;
+        let http_api = ctx.protocol == ApiProtocol::Http;
+        let (mut mappings, http_request, http_response) = if http_api {
+            (
+                RequestMappings::default(),
+                RequestMapping::compile(
+                    &integration.request_parameters,
+                    ctx.stage_variables,
+                    &route.path,
+                )
+                .map_err(invalid)?,
+                ResponseMapping::compile(
+                    &integration.http_response_parameters,
+                    ctx.stage_variables,
+                )
+                .map_err(invalid)?,
+            )
+        } else {
+            (
+                RequestMappings::compile(
+                    &integration.request_parameters,
+                    ctx.stage_variables,
+                    Side::Request,
+                )
+                .map_err(invalid)?,
+                RequestMapping::default(),
+                ResponseMapping::default(),
+            )
+        };
         let target = Target::compile(&route_key, route, integration, ctx, &mut mappings.path)?;
         let pool = target.pool(ctx.client, &integration.tls_config);
         Ok(Self {
@@ -204,6 +244,8 @@ impl HttpProxyIntegration {
                 path: mappings.path,
                 query: mappings.query,
                 headers: mappings.headers,
+                http_request,
+                http_response,
             }),
         })
     }
@@ -388,6 +430,7 @@ impl HttpProxy {
         &self,
         mut parts: http::request::Parts,
         body: Body,
+        mapped: Option<&MappedRequest>,
     ) -> Result<Request<Body>, GatewayError> {
         let template = match &self.target {
             Target::Uri(template) => template,
@@ -405,8 +448,16 @@ impl HttpProxy {
                 .find(|(n, _)| n == name)
                 .and_then(|(_, source)| source.resolve(&values, None))
         };
+        let client_query = match mapped.and_then(MappedRequest::query) {
+            Some(query) => Some(query).filter(|q| !q.is_empty()),
+            None => parts.uri.query(),
+        };
         let uri = template
-            .build(path_value, parts.uri.query(), &query)
+            .build(path_value, client_query, &query)
+            .and_then(|uri| match mapped {
+                Some(mapped) => mapped.apply_path(uri),
+                None => Ok(uri),
+            })
             .map_err(|e| self.configuration_error(&format!("invalid endpoint address: {e}")))?;
         let mapped_headers: Vec<(HeaderName, HeaderValue)> = self
             .headers
@@ -435,6 +486,9 @@ impl HttpProxy {
         for (name, value) in mapped_headers {
             headers.insert(name, value);
         }
+        if let Some(mapped) = mapped {
+            mapped.apply_headers(&mut headers);
+        }
 
         let mut request = Request::new(body);
         *request.method_mut() = self.method.clone().unwrap_or(parts.method);
@@ -446,6 +500,99 @@ impl HttpProxy {
 
     fn configuration_error(&self, reason: &str) -> GatewayError {
         configuration_error(&self.route, reason)
+    }
+
+    /// Whether HTTP APIs' parameter mapping applies to the route.
+    fn maps_parameters(&self) -> bool {
+        !self.http_request.is_empty() || !self.http_response.is_empty()
+    }
+
+    /// A call with HTTP APIs' parameter mapping: the request mapping resolved
+    /// (buffering the body when a mapping reads it), the backend called, and the
+    /// response mapped.
+    async fn mapped_call(
+        self: Arc<Self>,
+        pool: Option<Arc<HostPool>>,
+        req: Request<Body>,
+    ) -> Response<Body> {
+        let Some(pool) = pool else {
+            return self
+                .configuration_error("invalid endpoint address")
+                .into_response();
+        };
+        let (parts, body) = req.into_parts();
+        let (body, mapped) = if self.http_request.reads_body() {
+            let bytes = match body.collect_limited(usize::MAX).await {
+                Ok(bytes) => bytes,
+                Err(err) => return GatewayError::from_box_error(&err).into_response(),
+            };
+            let mapped = self.http_request.resolve(&parts, Some(&bytes));
+            (Body::full(bytes), mapped)
+        } else {
+            let mapped = self.http_request.resolve(&parts, None);
+            (body, mapped)
+        };
+        let mapped = match mapped {
+            Ok(mapped) => mapped,
+            Err(err) => return err.into_response(),
+        };
+        let context = if self.http_response.is_empty() {
+            None
+        } else {
+            parts.extensions.get::<RequestContext>().cloned()
+        };
+        let request = match self.backend_request(parts, body, Some(&mapped)) {
+            Ok(request) => request,
+            Err(err) => return err.into_response(),
+        };
+        let response = match tokio::time::timeout(self.timeout, pool.send(request)).await {
+            Ok(Ok(response)) => self.pass_through(response),
+            Ok(Err(err)) => return client_failure(&self.route, &err),
+            Err(_elapsed) => return timed_out(&self.route, self.timeout),
+        };
+        self.map_response(response, context.as_ref()).await
+    }
+
+    /// Applies the response mapping for the backend's status, buffering the body
+    /// when a mapping reads it.
+    async fn map_response(
+        &self,
+        mut response: Response<Body>,
+        context: Option<&RequestContext>,
+    ) -> Response<Body> {
+        if self.http_response.is_empty() {
+            return response;
+        }
+        if !self.http_response.reads_body(response.status()) {
+            return match self.http_response.apply(&mut response, context, None) {
+                Ok(()) => response,
+                Err(err) => err.into_response(),
+            };
+        }
+        let (head, body) = response.into_parts();
+        let bytes = match body.collect_limited(MAPPED_RESPONSE_LIMIT).await {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                tracing::warn!(
+                    route = %self.route,
+                    error = %ErrorChain(&*err),
+                    "Execution failed: the integration response body could not be read for \
+                     response parameter mapping"
+                );
+                return GatewayError::new(GatewayResponseType::IntegrationFailure)
+                    .with_status(StatusCode::BAD_GATEWAY)
+                    .into_response();
+            }
+        };
+        let mut response = Response::from_parts(head, Body::empty());
+        if let Err(err) = self
+            .http_response
+            .apply(&mut response, context, Some(&bytes))
+        {
+            return err.into_response();
+        }
+        *response.body_mut() = Body::full(bytes);
+        response
     }
 
     /// The backend's response, passed through.
@@ -521,12 +668,17 @@ impl Service<Request<Body>> for HttpProxyIntegration {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        if self.proxy.maps_parameters() {
+            return ProxyFuture::Mapped {
+                future: Box::pin(Arc::clone(&self.proxy).mapped_call(self.pool.clone(), req)),
+            };
+        }
         let (parts, body) = req.into_parts();
         let request = self
             .pool
             .as_ref()
             .ok_or_else(|| self.proxy.configuration_error("invalid endpoint address"))
-            .and_then(|pool| Ok((pool, self.proxy.backend_request(parts, body)?)));
+            .and_then(|pool| Ok((pool, self.proxy.backend_request(parts, body, None)?)));
         match request {
             Ok((pool, request)) => {
                 let call: BackendCall = Box::pin(Arc::clone(pool).send(request));
@@ -545,6 +697,9 @@ impl Service<Request<Body>> for HttpProxyIntegration {
 /// A backend call in flight: connection checkout, request, response head.
 type BackendCall = Pin<Box<dyn Future<Output = Result<Response<Body>, ClientError>> + Send>>;
 
+/// A call with HTTP APIs' parameter mapping, from the request to the mapped response.
+type MappedCall = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
 pin_project! {
     /// Response future of an HTTP_PROXY integration.
     #[project = ProxyFutureProj]
@@ -557,6 +712,8 @@ pin_project! {
             call: Timeout<BackendCall>,
             proxy: Arc<HttpProxy>,
         },
+        /// A call with HTTP APIs' parameter mapping.
+        Mapped { future: MappedCall },
     }
 }
 
@@ -565,6 +722,7 @@ impl fmt::Debug for ProxyFuture {
         match self {
             Self::Answered { .. } => f.write_str("ProxyFuture::Answered"),
             Self::Backend { .. } => f.write_str("ProxyFuture::Backend"),
+            Self::Mapped { .. } => f.write_str("ProxyFuture::Mapped"),
         }
     }
 }
@@ -579,6 +737,7 @@ impl Future for ProxyFuture {
                     .take()
                     .ok_or_else(|| "ProxyFuture polled after completion".into()),
             ),
+            ProxyFutureProj::Mapped { future } => Poll::Ready(Ok(ready!(future.as_mut().poll(cx)))),
             ProxyFutureProj::Backend { call, proxy } => {
                 Poll::Ready(Ok(match ready!(call.poll(cx)) {
                     Ok(Ok(response)) => proxy.pass_through(response),

@@ -58,6 +58,15 @@
 //! The response carries [`IntegrationStatus`](crate::IntegrationStatus)`(200)`, the
 //! status of the Invoke call, even when the function failed.
 //!
+//! # HTTP APIs' parameter mapping
+//!
+//! On HTTP APIs, the integration's `requestParameters`
+//! (`append|overwrite|remove:header.NAME`, `...:querystring.NAME`, `overwrite:path`)
+//! change the request the event is built from, and its `responseParameters` change
+//! the function's response for its status code (not the gateway's own failures);
+//! see the `http_api_params` module. A request mapping whose value finds nothing
+//! answers 400 without invoking the function.
+//!
 //! # Failures
 //!
 //! HTTP APIs answer every failure below except the timeout with 500

@@ -22,6 +22,8 @@ use super::event::{BodyRule, EventShape, PayloadFormat};
 use super::media::BinaryMediaTypes;
 use super::output::{Outcome, OutputRules};
 use crate::future::ResponseFuture;
+use crate::http_api_params::{RequestMapping, ResponseMapping};
+use crate::response::FieldError;
 use crate::{CompileContext, CompileError, IntegrationStatus};
 
 /// The service an AWS_PROXY integration compiles to.
@@ -38,6 +40,10 @@ struct LambdaProxy {
     http_api: bool,
     event: EventShape,
     output: OutputRules,
+    /// HTTP APIs' `requestParameters`, applied to the request the event is built from.
+    http_request: RequestMapping,
+    /// HTTP APIs' `responseParameters`, applied to the function's response.
+    http_response: ResponseMapping,
 }
 
 impl fmt::Debug for LambdaProxy {
@@ -156,6 +162,24 @@ impl LambdaProxyIntegration {
             http_api,
             binary,
         };
+        let mapping_error = |e: FieldError| invalid(&e.field, e.reason);
+        let (http_request, http_response) = if http_api {
+            (
+                RequestMapping::compile(
+                    &integration.request_parameters,
+                    ctx.stage_variables,
+                    &route.path,
+                )
+                .map_err(mapping_error)?,
+                ResponseMapping::compile(
+                    &integration.http_response_parameters,
+                    ctx.stage_variables,
+                )
+                .map_err(mapping_error)?,
+            )
+        } else {
+            (RequestMapping::default(), ResponseMapping::default())
+        };
         Ok(Self {
             proxy: Arc::new(LambdaProxy {
                 route: route_key.into(),
@@ -165,6 +189,8 @@ impl LambdaProxyIntegration {
                 http_api,
                 event,
                 output,
+                http_request,
+                http_response,
             }),
         })
     }
@@ -190,7 +216,7 @@ fn function_of(uri: &str, http_api: bool) -> Result<FunctionRef, String> {
 
 impl LambdaProxy {
     async fn respond(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let function = match &self.target {
             Target::Function(function) => function.clone(),
             Target::Invalid(reason) => {
@@ -210,6 +236,23 @@ impl LambdaProxy {
             Ok(body) => body,
             Err(err) => return GatewayError::from_box_error(&err).into_response(),
         };
+        if !self.http_request.is_empty() {
+            let mapped = match self.http_request.resolve(&parts, Some(&body)) {
+                Ok(mapped) => mapped,
+                Err(err) => return err.into_response(),
+            };
+            if let Err(err) = mapped.apply_to(&mut parts) {
+                tracing::warn!(
+                    route = %self.route,
+                    "Execution failed due to configuration error: the mapped path or query \
+                     string is not valid: {err}"
+                );
+                return self.failure(
+                    GatewayResponseType::ApiConfigurationError,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                );
+            }
+        }
         let payload = match self.event.build(&parts, &body) {
             Ok(payload) => payload,
             Err(err) => {
@@ -237,6 +280,20 @@ impl LambdaProxy {
         };
         let accept = parts.headers.get(ACCEPT).and_then(|v| v.to_str().ok());
         let mut response = self.map_output(&output, accept);
+        // Response parameters change what the function answered, not the gateway's
+        // own failures.
+        if !self.http_response.is_empty() && response.extensions().get::<GatewayError>().is_none() {
+            let (head, body) = response.into_parts();
+            response = Response::from_parts(head, Body::empty());
+            let context = parts.extensions.get::<RequestContext>();
+            let mapped = self
+                .http_response
+                .apply(&mut response, context, body.as_bytes());
+            *response.body_mut() = body;
+            if let Err(err) = mapped {
+                return err.into_response();
+            }
+        }
         // The Invoke call itself succeeded, whatever the function answered.
         response.extensions_mut().insert(IntegrationStatus(200));
         response

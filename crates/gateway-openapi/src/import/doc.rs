@@ -273,6 +273,10 @@ pub(crate) struct IntegrationDoc {
     pub(crate) response_transfer_mode: Option<String>,
     #[serde(rename = "tlsConfig")]
     pub(crate) tls_config: Option<TlsConfigDoc>,
+    /// HTTP APIs' response parameter mapping, by status code; read as JSON so its
+    /// shape is checked with a location.
+    #[serde(rename = "responseParameters")]
+    pub(crate) response_parameters: Option<Value>,
     #[serde(flatten)]
     pub(crate) other: Other,
 }

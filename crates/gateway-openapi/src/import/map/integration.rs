@@ -1,5 +1,6 @@
 //! `x-amazon-apigateway-integration` → the method's integration.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gateway_core::model::{
@@ -15,13 +16,12 @@ use crate::import::doc::IntegrationDoc;
 const HTTP_API_DEFAULT_TIMEOUT: Duration = MAX_HTTP_API_INTEGRATION_TIMEOUT;
 
 /// Integration fields API Gateway defines that this gateway does not honour yet.
-const INTEGRATION_NOT_YET: [(&str, &str); 4] = [
+const INTEGRATION_NOT_YET: [(&str, &str); 3] = [
     ("connectionId", "private integrations through a VPC link"),
     (
         "integrationSubtype",
         "AWS service integrations of HTTP APIs",
     ),
-    ("responseParameters", "HTTP API response parameter mapping"),
     ("integrationTarget", "private integration targets"),
 ];
 
@@ -150,6 +150,19 @@ impl<'a> Mapper<'a> {
             }
             self.warn_other(&tls_location, &tls.other, &[]);
         }
+        if let Some(parameters) = &doc.response_parameters {
+            let parameters_location = field("responseParameters");
+            if self.protocol == ApiProtocol::Http {
+                integration.http_response_parameters =
+                    self.http_response_parameters(parameters, &parameters_location)?;
+            } else {
+                self.warn(
+                    parameters_location,
+                    "integration-level `responseParameters` (by status code) belong to HTTP \
+                     APIs and are ignored; REST APIs map responses under `responses`",
+                );
+            }
+        }
         for (pattern, response) in &doc.responses {
             let response_location = format!("{location}.responses.{pattern}");
             let status = response
@@ -177,5 +190,67 @@ impl<'a> Mapper<'a> {
         }
         self.warn_other(&location, &doc.other, &INTEGRATION_NOT_YET);
         Ok(integration)
+    }
+}
+
+impl Mapper<'_> {
+    /// An HTTP API integration's `responseParameters`: an object from status codes
+    /// (200-599) to objects from mapping keys to values. Keys and values are checked
+    /// when the route compiles.
+    fn http_response_parameters(
+        &self,
+        parameters: &serde_json::Value,
+        location: &str,
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+        let serde_json::Value::Object(by_status) = parameters else {
+            if parameters.is_null() {
+                return Ok(BTreeMap::new());
+            }
+            return Err(self.error(
+                location,
+                "must be an object from status codes to parameter mappings",
+            ));
+        };
+        let mut out = BTreeMap::new();
+        for (status, mappings) in by_status {
+            let status_location = format!("{location}.{status}");
+            let valid_status = status.len() == 3
+                && status
+                    .parse::<u16>()
+                    .is_ok_and(|code| (200..=599).contains(&code));
+            if !valid_status {
+                return Err(self.error(
+                    status_location,
+                    format!("`{status}` is not a status code from 200 to 599"),
+                ));
+            }
+            let mut mapped = BTreeMap::new();
+            match mappings {
+                serde_json::Value::Null => {}
+                serde_json::Value::Object(mappings) => {
+                    for (key, value) in mappings {
+                        let value = match value {
+                            serde_json::Value::String(text) => text.clone(),
+                            serde_json::Value::Number(number) => number.to_string(),
+                            _ => {
+                                return Err(self.error(
+                                    format!("{status_location}.{key}"),
+                                    "must be a string",
+                                ));
+                            }
+                        };
+                        mapped.insert(key.clone(), value);
+                    }
+                }
+                _ => {
+                    return Err(self.error(
+                        status_location,
+                        "must be an object from mapping keys to values",
+                    ));
+                }
+            }
+            out.insert(status.clone(), mapped);
+        }
+        Ok(out)
     }
 }
