@@ -13,9 +13,12 @@
 //!   response is selected by matching its selection pattern against that status, and
 //!   its template chosen by `Accept` becomes the body. See the `mock` module's source
 //!   documentation for the exact rules.
-//! - **HTTP_PROXY**: the request is streamed to an `http://` backend through a pooled
-//!   [`HttpClient`] and the backend's response is streamed back unchanged, apart from
-//!   hop-by-hop headers.
+//! - **HTTP_PROXY**: the request is streamed to an `http://` or `https://` backend
+//!   through a pooled [`HttpClient`] and the backend's response is streamed back
+//!   unchanged, apart from hop-by-hop headers. On HTTP APIs, the integration's
+//!   parameter mapping (`overwrite:header.x`, `append:querystring.y`,
+//!   `overwrite:path`, and `responseParameters` by status code) changes the request
+//!   and the response; see the `http_api_params` module's source documentation.
 //! - **AWS_PROXY**: the request becomes a Lambda proxy event (payload format 1.0 for
 //!   REST APIs, 2.0 by default for HTTP APIs), the function named by the
 //!   integration URI is invoked through the context's
