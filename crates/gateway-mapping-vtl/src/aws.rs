@@ -187,6 +187,9 @@ impl Input {
             if trimmed.is_empty() {
                 return Ok("{}".to_owned());
             }
+            if let Some(json) = crate::json::compact_text(trimmed) {
+                return Ok(json);
+            }
             if let Some(json) = util::json_text_string(trimmed) {
                 return Ok(json);
             }
@@ -356,7 +359,8 @@ impl HostObject for Util {
 pub fn context_value(ctx: &RequestContext) -> Value {
     // Written straight into a document read in place: most templates read a few
     // variables, and a map per object would cost some seventy allocations.
-    let mut b = Builder::with_capacity(64, 512);
+    // Some ninety nodes and 600 bytes of names and values for a typical request.
+    let mut b = Builder::with_capacity(128, 1024);
     let root = b.begin_object();
     b.key("accountId");
     b.str(&ctx.account_id);
@@ -385,11 +389,11 @@ pub fn context_value(ctx: &RequestContext) -> Value {
     for key in ["header", "path", "querystring"] {
         b.key(key);
         let empty = b.begin_object();
-        b.end_object(empty);
+        b.end_object_distinct(empty);
     }
-    b.end_object(overrides);
+    b.end_object_distinct(overrides);
     b.key("requestTime");
-    b.str(&ctx.request_time());
+    b.str_with(|out| push_request_time(out, ctx.request_time_epoch / 1000));
     b.key("requestTimeEpoch");
     b.int(i64::try_from(ctx.request_time_epoch).unwrap_or(i64::MAX));
     b.key("resourceId");
@@ -402,16 +406,54 @@ pub fn context_value(ctx: &RequestContext) -> Value {
     b.null();
     b.key("header");
     let empty = b.begin_object();
-    b.end_object(empty);
-    b.end_object(overrides);
+    b.end_object_distinct(empty);
+    b.end_object_distinct(overrides);
     b.key("stage");
     b.str(&ctx.stage);
     if let Some(trace_id) = &ctx.trace_id {
         b.key("xrayTraceId");
         b.str(trace_id.as_str());
     }
-    b.end_object(root);
+    b.end_object_distinct(root);
     b.finish().unwrap_or(Value::Null)
+}
+
+/// Appends `requestTime` as [`RequestContext::request_time`] formats it
+/// (`21/Nov/2026:06:16:35 +0000`), without the formatting machinery.
+fn push_request_time(out: &mut String, epoch_secs: u64) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (year, month, day) =
+        gateway_core::context::civil_from_days(i64::try_from(epoch_secs / 86_400).unwrap_or(0));
+    let secs = epoch_secs % 86_400;
+    push_padded(out, u64::from(day), 2);
+    out.push('/');
+    out.push_str(MONTHS[(month.clamp(1, 12) - 1) as usize]);
+    out.push('/');
+    push_padded(out, u64::try_from(year).unwrap_or(0), 4);
+    for part in [secs / 3600, (secs / 60) % 60, secs % 60] {
+        out.push(':');
+        push_padded(out, part, 2);
+    }
+    out.push_str(" +0000");
+}
+
+/// Appends `n` in decimal with at least `width` digits.
+fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let at = at.min(digits.len() - width.min(digits.len()));
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 fn identity_value(b: &mut Builder, ctx: &RequestContext) {
@@ -437,7 +479,7 @@ fn identity_value(b: &mut Builder, ctx: &RequestContext) {
         b.key(key);
         b.opt_str(value);
     }
-    b.end_object(at);
+    b.end_object_distinct(at);
 }
 
 fn authorizer_value(b: &mut Builder, authorizer: &AuthorizerContext) {
@@ -451,7 +493,7 @@ fn authorizer_value(b: &mut Builder, authorizer: &AuthorizerContext) {
             b.key(key);
             stringified(b, value);
         }
-        b.end_object(claims);
+        b.end_object_distinct(claims);
     }
     for (key, value) in &authorizer.context {
         if key != "principalId" && key != "claims" && !value.is_null() {
@@ -459,7 +501,7 @@ fn authorizer_value(b: &mut Builder, authorizer: &AuthorizerContext) {
             stringified(b, value);
         }
     }
-    b.end_object(at);
+    b.end_object_distinct(at);
 }
 
 /// A JSON scalar as the string AWS hands templates: strings as they are, other
@@ -482,7 +524,7 @@ pub fn stage_variables_value(stage_variables: &StageVariables) -> Value {
         b.key(key);
         b.str(value);
     }
-    b.end_object(at);
+    b.end_object_distinct(at);
     b.finish().unwrap_or(Value::Null)
 }
 
@@ -1096,5 +1138,28 @@ mod tests {
             Value::Int(418),
         );
         assert_eq!(response_override(&context).status, Some(418));
+    }
+
+    #[test]
+    fn request_time_is_formatted_as_the_context_formats_it() {
+        let mut epochs = vec![0, 999, 1_000, 86_399_999, 1_795_241_795_000, u64::MAX];
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Dates up to the year 5000 or so, and a few far beyond.
+            epochs.push(x % 100_000_000_000_000);
+            epochs.push(x % 1_000_000_000_000_000_000);
+        }
+        for epoch in epochs {
+            let ctx = RequestContext {
+                request_time_epoch: epoch,
+                ..RequestContext::default()
+            };
+            let mut out = String::new();
+            push_request_time(&mut out, epoch / 1000);
+            assert_eq!(out, ctx.request_time(), "{epoch}");
+        }
     }
 }

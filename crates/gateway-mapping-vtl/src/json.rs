@@ -157,9 +157,19 @@ impl Builder {
         Self {
             nodes: Vec::with_capacity(nodes),
             text: String::with_capacity(text),
-            keys: Vec::new(),
+            keys: Vec::with_capacity(16),
             overflow: false,
         }
+    }
+
+    /// A builder for a document read from `text`: the tape's text starts with
+    /// `text`, so that strings can point into it ([`Builder::str_span`]).
+    pub(crate) fn for_source(text: &str) -> Self {
+        // About one node per eight bytes of typical JSON; room for some escaped
+        // strings after the source.
+        let mut builder = Self::with_capacity(text.len() / 8 + 1, text.len() + text.len() / 8);
+        builder.text.push_str(text);
+        builder
     }
 
     fn offset(&mut self, n: usize) -> u32 {
@@ -212,6 +222,33 @@ impl Builder {
         self.nodes.push(Node::Str { start, len });
     }
 
+    /// A string value already in the text, at `start..start + len`.
+    pub(crate) fn str_span(&mut self, start: usize, len: usize) {
+        let start = self.offset(start);
+        let len = self.offset(len);
+        self.nodes.push(Node::Str { start, len });
+    }
+
+    /// A member name already in the text, at `start..start + len`; its value comes
+    /// next.
+    pub(crate) fn key_span(&mut self, start: usize, len: usize) {
+        let start = self.offset(start);
+        let len = self.offset(len);
+        let at = self.here();
+        let value = self.offset(self.nodes.len() + 1);
+        self.nodes.push(Node::Key { start, len, value });
+        self.keys.push(at);
+    }
+
+    /// A string value written by `write` straight into the document's text.
+    pub(crate) fn str_with(&mut self, write: impl FnOnce(&mut String)) {
+        let before = self.text.len();
+        write(&mut self.text);
+        let start = self.offset(before);
+        let len = self.offset(self.text.len() - before);
+        self.nodes.push(Node::Str { start, len });
+    }
+
     /// A string value, or null.
     pub(crate) fn opt_str(&mut self, s: Option<&str>) {
         match s {
@@ -252,9 +289,27 @@ impl Builder {
     }
 
     pub(crate) fn end_object(&mut self, (at, first_key): (u32, usize)) {
-        let keys = self.keys.split_off(first_key.min(self.keys.len()));
-        let len = keys.len() - self.drop_repeated_keys(&keys);
+        // The key stack is lent out while repeated names are dropped, and given
+        // back (with its allocation) afterwards.
+        let mut keys = std::mem::take(&mut self.keys);
+        let first_key = first_key.min(keys.len());
+        let len = keys.len() - first_key - self.drop_repeated_keys(&keys[first_key..]);
+        keys.truncate(first_key);
+        self.keys = keys;
         let len = self.offset(len);
+        let end = self.here();
+        if let Some(node) = self.nodes.get_mut(at as usize) {
+            *node = Node::Object { len, end };
+        }
+    }
+
+    /// Ends an object whose member names the caller knows to be distinct (the
+    /// keys of a map): nothing is checked.
+    pub(crate) fn end_object_distinct(&mut self, (at, first_key): (u32, usize)) {
+        let first_key = first_key.min(self.keys.len());
+        debug_assert_eq!(self.drop_repeated_keys(&self.keys.clone()[first_key..]), 0);
+        let len = self.offset(self.keys.len() - first_key);
+        self.keys.truncate(first_key);
         let end = self.here();
         if let Some(node) = self.nodes.get_mut(at as usize) {
             *node = Node::Object { len, end };
@@ -270,6 +325,14 @@ impl Builder {
         }
     }
 
+    /// The length of the name of the key node at `at`.
+    fn key_len(&self, at: u32) -> Option<u32> {
+        match self.nodes.get(at as usize) {
+            Some(Node::Key { len, .. }) => Some(*len),
+            _ => None,
+        }
+    }
+
     /// A repeated name keeps its first position and takes its last value, as
     /// `serde_json`'s ordered maps (and `LinkedHashMap.put`) do. Returns how many
     /// members were dropped.
@@ -279,10 +342,15 @@ impl Builder {
         }
         // (earlier, later) pairs with the same name, the earlier one kept.
         let mut repeats = Vec::new();
-        if keys.len() <= 16 {
+        if keys.len() <= 32 {
+            // Names of different lengths differ: most pairs are told apart
+            // without reading their text.
             for (i, &later) in keys.iter().enumerate().skip(1) {
-                let name = self.key_text(later);
-                if let Some(&first) = keys[..i].iter().find(|&&k| self.key_text(k) == name) {
+                let len = self.key_len(later);
+                let first = keys[..i]
+                    .iter()
+                    .find(|&&k| self.key_len(k) == len && self.key_text(k) == self.key_text(later));
+                if let Some(&first) = first {
                     repeats.push((first, later));
                 }
             }
@@ -340,16 +408,21 @@ impl Builder {
         }
     }
 
-    /// The first node as a value: scalars as themselves, strings, arrays and
-    /// objects as references into the finished document.
-    pub(crate) fn finish(self) -> Result<Value, TooBig> {
+    /// The finished tape.
+    fn into_tape(self) -> Result<Tape, TooBig> {
         if self.overflow {
             return Err(TooBig);
         }
-        let tape = Tape {
+        Ok(Tape {
             nodes: self.nodes,
             text: self.text,
-        };
+        })
+    }
+
+    /// The first node as a value: scalars as themselves, strings, arrays and
+    /// objects as references into the finished document.
+    pub(crate) fn finish(self) -> Result<Value, TooBig> {
+        let tape = self.into_tape()?;
         Ok(match tape.nodes.first() {
             None | Some(Node::Null | Node::Key { .. }) => Value::Null,
             Some(&Node::Bool(b)) => Value::Bool(b),
@@ -366,7 +439,33 @@ impl Builder {
 /// Parses JSON text into a document, with `serde_json`'s errors: the same value
 /// [`Value::parse_json_text`] builds, read in place.
 pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
-    // A tape has at most one node per byte of text, and no more text.
+    match crate::scan::scan(text) {
+        Ok(scanned) => scanned
+            .builder
+            .finish()
+            .map_err(|TooBig| serde::de::Error::custom("the document is too large")),
+        // Malformed, or left to `serde_json`: it reports the error or reads it.
+        Err(crate::scan::GiveUp) => parse_with_serde(text),
+    }
+}
+
+/// `text` printed compactly as [`crate::util::json_string`] prints the same JSON
+/// (what `$input.json('$')` gives), read with the fast scanner; `None` when it
+/// does not read `text` (malformed, or left to `serde_json`) or when `text` holds
+/// an unsigned integer wider than `i64` (which the tape cannot print as given).
+pub(crate) fn compact_text(text: &str) -> Option<String> {
+    let scanned = crate::scan::scan(text).ok()?;
+    if scanned.wide_unsigned {
+        return None;
+    }
+    let tape = scanned.builder.into_tape().ok()?;
+    let mut out = String::with_capacity(text.len());
+    tape.write_compact(0, &mut out);
+    Some(out)
+}
+
+/// [`parse`], reading with `serde_json`.
+pub(crate) fn parse_with_serde(text: &str) -> Result<Value, serde_json::Error> {
     let mut builder = Builder::with_capacity(text.len() / 8 + 1, text.len() / 2);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     serde::de::DeserializeSeed::deserialize(
@@ -582,6 +681,41 @@ impl Tape {
             }
             None
         })
+    }
+}
+
+impl Tape {
+    /// Appends the value at `at` as compact JSON (see [`compact_text`]).
+    fn write_compact(&self, at: u32, out: &mut String) {
+        match self.node(at) {
+            Node::Null | Node::Key { .. } => out.push_str("null"),
+            Node::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Node::Int(i) => crate::util::push_int(out, i),
+            Node::Float(f) => out.push_str(&java_double(f)),
+            Node::Str { .. } => crate::util::write_json_string(out, self.str_at(at)),
+            Node::Array { .. } => {
+                out.push('[');
+                for (i, item) in self.items(at).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.write_compact(item, out);
+                }
+                out.push(']');
+            }
+            Node::Object { .. } => {
+                out.push('{');
+                for (i, (key, value)) in self.members(at).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    crate::util::write_json_string(out, self.str_at(key));
+                    out.push(':');
+                    self.write_compact(value, out);
+                }
+                out.push('}');
+            }
+        }
     }
 }
 
@@ -1039,6 +1173,19 @@ impl Cursor {
         let value = self.doc.value_at(self.next);
         self.next = self.doc.tape.end_of(self.next);
         value
+    }
+}
+
+impl JsonRef {
+    /// Whether this is the last reference to converted values (dropping it would
+    /// free them).
+    #[inline]
+    pub(crate) fn owns_values(&self) -> bool {
+        match &self.0 {
+            Repr::Str(..) => false,
+            Repr::Node(doc, _) => Rc::strong_count(doc) == 1 && doc.converted.get().is_some(),
+            Repr::Array(list) => Rc::strong_count(list) == 1,
+        }
     }
 }
 
