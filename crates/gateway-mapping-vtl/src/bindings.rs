@@ -56,6 +56,17 @@ impl Bindings {
         self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
+    /// Where the root variable `name` is ([`Bindings::value_at`]).
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        self.vars.iter().position(|(k, _)| k == name)
+    }
+
+    /// The root variable at a [`Bindings::position`].
+    #[inline]
+    pub(crate) fn value_at(&self, position: usize) -> Option<&Value> {
+        self.vars.get(position).map(|(_, v)| v)
+    }
+
     /// All root variables, in the order they were first set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v))

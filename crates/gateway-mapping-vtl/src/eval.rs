@@ -15,8 +15,9 @@ use std::sync::Arc;
 use indexmap::map::RawEntryApiV1;
 
 use crate::ast::{
-    Ast, BinOp, Binary, CallKind, Expr, ExprKind, ForeachNode, IfNode, MacroCallNode, MacroDef,
-    Name, Node, Pos, RefNode, RefPart, Reference, SetNode,
+    Ast, BODY_CONTENT, BinOp, Binary, CallKind, Expr, ExprKind, FOREACH, ForeachNode, IfNode,
+    MacroCallNode, MacroDef, NO_SLOT, Name, Names, Node, Pos, RefNode, RefPart, Reference, SetNode,
+    VELOCITY_COUNT, VELOCITY_HAS_NEXT,
 };
 use crate::bindings::{Bindings, NullRendering};
 use crate::hash::FxHashMap;
@@ -93,8 +94,13 @@ struct Renderer<'a> {
     macros: &'a std::collections::HashMap<Name, Arc<MacroDef>>,
     /// Macros defined by `#evaluate`d text.
     extra_macros: FxHashMap<Name, Arc<MacroDef>>,
-    /// Root variables set by the template; `None` hides a binding.
-    globals: FxHashMap<Name, Option<Value>>,
+    /// Root variables by their names' numbers ([`Name::slot`]).
+    globals: Vec<Global>,
+    /// The template's names, for `$velocityCount`, `$foreach`, ...
+    names: &'a Names,
+    /// The template's names extended with those of `#evaluate`d text, once there
+    /// is some.
+    evaluated_names: Option<Names>,
     frames: Vec<Frame>,
     /// The current scope: 0 global, n the frame `frames[n - 1]`.
     scope: usize,
@@ -114,8 +120,8 @@ impl Drop for Renderer<'_> {
     fn drop(&mut self) {
         // Values can nest deeply (a list in a list in a list...): take them apart
         // iteratively instead of by recursive drops.
-        for (_, value) in self.globals.drain() {
-            if let Some(value) = value {
+        for global in self.globals.drain(..) {
+            if let Global::Set(value) = global {
                 dismantle(value);
             }
         }
@@ -125,6 +131,20 @@ impl Drop for Renderer<'_> {
             }
         }
     }
+}
+
+/// A root variable as the template sees it.
+enum Global {
+    /// Not looked at yet.
+    Unknown,
+    /// The binding at this position of the [`Bindings`].
+    Bound(usize),
+    /// Neither bound nor set.
+    Unset,
+    /// Set by the template (shadowing any binding).
+    Set(Value),
+    /// Removed by the template while a binding has the name: hides the binding.
+    Hidden,
 }
 
 fn address(object: &Rc<dyn HostObject>) -> usize {
@@ -437,21 +457,10 @@ impl Items {
 }
 
 /// Names a loop saves and restores.
-#[derive(Clone)]
 struct LoopNames {
     count: Name,
     has_next: Name,
     scope: Name,
-}
-
-impl Default for LoopNames {
-    fn default() -> Self {
-        Self {
-            count: Name::from("velocityCount"),
-            has_next: Name::from("velocityHasNext"),
-            scope: Name::from("foreach"),
-        }
-    }
 }
 
 /// A running `#foreach`.
@@ -471,7 +480,9 @@ impl<'a> Renderer<'a> {
             limits,
             macros: &ast.macros,
             extra_macros: FxHashMap::default(),
-            globals: FxHashMap::default(),
+            globals: Vec::new(),
+            names: &ast.names,
+            evaluated_names: None,
             frames: Vec::new(),
             scope: 0,
             steps: 0,
@@ -546,11 +557,40 @@ impl<'a> Renderer<'a> {
 
     // ----- the context ------------------------------------------------------------------------
 
-    fn global(&self, name: &Name) -> Value {
-        match self.globals.get(name) {
-            Some(Some(value)) => value.clone(),
-            Some(None) => Value::Null,
-            None => self.bindings.get(name).cloned().unwrap_or(Value::Null),
+    /// The entry of a root variable, made when first needed.
+    #[inline]
+    fn global_entry(&mut self, name: &Name) -> Option<&mut Global> {
+        let slot = name.slot();
+        if slot as usize >= self.globals.len() {
+            self.grow_globals(slot);
+        }
+        self.globals.get_mut(slot as usize)
+    }
+
+    #[inline(never)]
+    fn grow_globals(&mut self, slot: u32) {
+        if slot != NO_SLOT {
+            let len = (slot as usize + 1).max(self.names.len());
+            self.globals.resize_with(len, || Global::Unknown);
+        }
+    }
+
+    fn global(&mut self, name: &Name) -> Value {
+        let bindings = self.bindings;
+        let Some(entry) = self.global_entry(name) else {
+            // Every name is numbered; this only guards against one that is not.
+            return bindings.get(name).cloned().unwrap_or(Value::Null);
+        };
+        if let Global::Unknown = entry {
+            *entry = match bindings.position(name) {
+                Some(position) => Global::Bound(position),
+                None => Global::Unset,
+            };
+        }
+        match entry {
+            Global::Set(value) => value.clone(),
+            Global::Bound(position) => bindings.value_at(*position).cloned().unwrap_or(Value::Null),
+            Global::Unknown | Global::Unset | Global::Hidden => Value::Null,
         }
     }
 
@@ -585,15 +625,10 @@ impl<'a> Renderer<'a> {
             }
             scope = frame.parent;
         }
-        match self.globals.get_mut(name) {
-            Some(slot) => {
-                if let Some(old) = slot.replace(value) {
-                    dismantle(old);
-                }
-            }
-            None => {
-                self.globals.insert(name.clone(), Some(value));
-            }
+        if let Some(entry) = self.global_entry(name)
+            && let Global::Set(old) = std::mem::replace(entry, Global::Set(value))
+        {
+            dismantle(old);
         }
     }
 
@@ -608,13 +643,12 @@ impl<'a> Renderer<'a> {
             frame.by_name.remove(name);
             scope = frame.parent;
         }
-        let old = if self.bindings.get(name).is_some() {
-            self.globals.insert(name.clone(), None)
-        } else {
-            self.globals.remove(name)
-        };
-        if let Some(Some(old)) = old {
-            dismantle(old);
+        let bound = self.bindings.position(name).is_some();
+        if let Some(entry) = self.global_entry(name) {
+            let now = if bound { Global::Hidden } else { Global::Unset };
+            if let Global::Set(old) = std::mem::replace(entry, now) {
+                dismantle(old);
+            }
         }
     }
 
@@ -641,6 +675,14 @@ impl<'a> Renderer<'a> {
             scope = frame.parent;
         }
         None
+    }
+
+    /// One of the names every table has.
+    fn fixed_name(&self, slot: u32, text: &str) -> Name {
+        self.names
+            .get(slot)
+            .cloned()
+            .unwrap_or_else(|| Name::new(text))
     }
 
     fn find_macro(&self, name: &Name) -> Option<Arc<MacroDef>> {
@@ -952,8 +994,11 @@ impl<'a> Renderer<'a> {
             },
         };
         self.at = node.pos;
-        static NAMES: std::sync::OnceLock<LoopNames> = std::sync::OnceLock::new();
-        let names = NAMES.get_or_init(LoopNames::default).clone();
+        let names = LoopNames {
+            count: self.fixed_name(VELOCITY_COUNT, "velocityCount"),
+            has_next: self.fixed_name(VELOCITY_HAS_NEXT, "velocityHasNext"),
+            scope: self.fixed_name(FOREACH, "foreach"),
+        };
         let saved_item = self.lookup(&node.var)?;
         let saved_count = self.lookup(&names.count)?;
         let saved_has_next = self.lookup(&names.has_next)?;
@@ -1097,7 +1142,9 @@ impl<'a> Renderer<'a> {
         }
         if let Some(body) = &node.body {
             let block = self.new_block(body.clone());
-            frame.locals.insert(Name::from("bodyContent"), block);
+            frame
+                .locals
+                .insert(self.fixed_name(BODY_CONTENT, "bodyContent"), block);
         }
         let saved_scope = self.scope;
         self.frames.push(frame);
@@ -1132,7 +1179,10 @@ impl<'a> Renderer<'a> {
             .chain(self.extra_macros.keys())
             .cloned()
             .collect();
-        let ast = parser::parse_fragment(&text, &known).map_err(|source| {
+        let names = self
+            .evaluated_names
+            .get_or_insert_with(|| self.names.clone());
+        let ast = parser::parse_fragment(&text, &known, names).map_err(|source| {
             Interrupt::from(RenderError::Evaluate {
                 line: pos.line,
                 column: pos.column,
