@@ -25,6 +25,8 @@ pub(crate) struct Name {
     /// The name's number in its template's [`Names`] ([`NO_SLOT`] for a name
     /// made outside one): the renderer keeps variables in a table by number.
     slot: u32,
+    /// Whether the name is `class`.
+    class: bool,
 }
 
 /// The slot of a [`Name`] that is not in a [`Names`] table.
@@ -43,12 +45,19 @@ impl Name {
             hash: hasher.finish(),
             key_hash: std::hash::BuildHasher::hash_one(&MapHasher::default(), text),
             slot,
+            class: text == "class",
         }
     }
 
     /// The hash a template map gives this name as a key.
     pub(crate) fn key_hash(&self) -> u64 {
         self.key_hash
+    }
+
+    /// Whether this is `class` (which `$value.class` reads as `getClass()`).
+    #[inline]
+    pub(crate) fn is_class(&self) -> bool {
+        self.class
     }
 
     /// The name's number in its template's [`Names`].

@@ -21,6 +21,7 @@ use crate::ast::{
 };
 use crate::bindings::{Bindings, NullRendering};
 use crate::hash::FxHashMap;
+use crate::json::Scalar;
 use crate::methods::{self, TooLarge};
 use crate::parser;
 use crate::template::{Limit, RenderError, RenderLimits};
@@ -269,6 +270,22 @@ fn kind_of(value: &Value) -> Option<JsonKind> {
         Value::List(_) => Some(JsonKind::Array),
         Value::Map(_) => Some(JsonKind::Object),
         Value::Json(json) => Some(json.kind()),
+        _ => None,
+    }
+}
+
+/// `$value.name` for a map or a JSON object: the member, `null` when there is
+/// none. `None` for anything else.
+#[inline]
+fn direct_member(value: &Value, name: &Name) -> Option<Value> {
+    match value {
+        Value::Map(map) => Some(
+            map.borrow()
+                .raw_entry_v1()
+                .from_key_hashed_nocheck(name.key_hash(), &**name)
+                .map_or(Value::Null, |(_, v)| v.clone()),
+        ),
+        Value::Json(json) => json.member(name),
         _ => None,
     }
 }
@@ -615,6 +632,36 @@ impl<'a> Renderer<'a> {
         Ok(self.global(name))
     }
 
+    /// The value of `reference` read in place, without evaluating it, when it is
+    /// a string, number or boolean held by a root variable or reached through
+    /// members of JSON objects (`$elem.title`, `$context.identity.sourceIp`).
+    /// `None` in every other case: the reference is then evaluated normally.
+    #[inline]
+    fn peek(&self, reference: &Reference) -> Option<Scalar<'_>> {
+        if self.scope != 0 {
+            return None;
+        }
+        let root = match self.globals.get(reference.root.slot() as usize)? {
+            Global::Set(value) => value,
+            Global::Bound(position) => self.bindings.value_at(*position)?,
+            _ => return None,
+        };
+        let scalar = match root {
+            Value::Json(json) => {
+                return json.peek(reference.parts.iter().map(|part| match part {
+                    RefPart::Property { name, .. } if !name.is_class() => Some(&**name),
+                    _ => None,
+                }));
+            }
+            Value::String(s) => Scalar::Text(s),
+            Value::Int(i) => Scalar::Int(*i),
+            Value::Float(f) => Scalar::Float(*f),
+            Value::Bool(b) => Scalar::Bool(*b),
+            _ => return None,
+        };
+        reference.parts.is_empty().then_some(scalar)
+    }
+
     /// Velocity's `context.put`: into the current macro frames and the global context.
     fn put(&mut self, name: &Name, value: Value) {
         let mut scope = self.scope;
@@ -785,7 +832,67 @@ impl<'a> Renderer<'a> {
     fn render_ref(&mut self, node: &RefNode, out: &mut String) -> R<()> {
         let reference = &node.reference;
         self.at = reference.pos;
+        if node.backslashes == 0 {
+            let limit = self.limits.max_output_bytes;
+            let before = out.len();
+            let written = match self.peek(reference) {
+                Some(Scalar::Text(text)) if before + text.len() <= limit => {
+                    out.push_str(text);
+                    true
+                }
+                Some(Scalar::Int(i)) => {
+                    crate::util::push_int(out, i);
+                    true
+                }
+                Some(Scalar::Float(f)) => {
+                    out.push_str(&crate::value::java_double(f));
+                    true
+                }
+                Some(Scalar::Bool(b)) => {
+                    out.push_str(if b { "true" } else { "false" });
+                    true
+                }
+                _ => false,
+            };
+            if written {
+                // What evaluating would have charged: the nesting, a step per
+                // member, the bytes written.
+                let result = self
+                    .enter()
+                    .and_then(|()| self.charge(reference.parts.len() as u64))
+                    .and_then(|()| {
+                        if out.len() > limit {
+                            Err(self.too_large())
+                        } else {
+                            self.charge_bytes(out.len() - before)
+                        }
+                    });
+                self.leave();
+                if result.is_err() {
+                    out.truncate(before);
+                }
+                return result;
+            }
+        }
         let value = self.eval_ref(reference)?;
+        if node.backslashes == 0 && !matches!(value, Value::Null) {
+            // The common case: a value written as it is.
+            let result = match value.as_str() {
+                Some(text) => self
+                    .write(out, text)
+                    .and_then(|()| self.charge_bytes(text.len())),
+                None => self.write_value(&value, out),
+            };
+            dismantle(value);
+            return result;
+        }
+        self.render_special_ref(node, value, out)
+    }
+
+    /// A reference that is escaped (`\$a`), preceded by backslashes, or null.
+    #[inline(never)]
+    fn render_special_ref(&mut self, node: &RefNode, value: Value, out: &mut String) -> R<()> {
+        let reference = &node.reference;
         let escaped = node.backslashes % 2 == 1;
         let prefix = if node.backslashes < 2 {
             String::new()
@@ -1213,24 +1320,25 @@ impl<'a> Renderer<'a> {
             if matches!(value, Value::Null) {
                 return Ok(Value::Null);
             }
-            value = match (part, &value) {
-                // A map member, the common case: what `apply_part` would do, directly.
-                (RefPart::Property { name, .. }, Value::Map(map)) if &**name != "class" => {
-                    self.step()?;
-                    let member = map
-                        .borrow()
-                        .raw_entry_v1()
-                        .from_key_hashed_nocheck(name.key_hash(), &**name)
-                        .map_or(Value::Null, |(_, v)| v.clone());
-                    dismantle(value);
-                    member
-                }
-                (RefPart::Property { name, .. }, Value::Json(json))
-                    if &**name != "class" && json.kind() == JsonKind::Object =>
-                {
-                    self.step()?;
-                    json.member(name).unwrap_or(Value::Null)
-                }
+            value = match part {
+                // A map or JSON object member, or a host object's property, the
+                // common cases: what `apply_part` would do, directly.
+                RefPart::Property { name, pos } if !name.is_class() => match &value {
+                    Value::Object(_) => {
+                        self.step()?;
+                        let found = self.property(&value, name, *pos)?;
+                        dismantle(value);
+                        found
+                    }
+                    _ => match direct_member(&value, name) {
+                        Some(member) => {
+                            self.step()?;
+                            dismantle(value);
+                            member
+                        }
+                        None => self.apply_part(value, part)?,
+                    },
+                },
                 _ => self.apply_part(value, part)?,
             };
         }
@@ -1444,6 +1552,15 @@ impl<'a> Renderer<'a> {
         Ok(match &expr.kind {
             ExprKind::Ref(reference) => {
                 self.at = reference.pos;
+                if let Some(scalar) = self.peek(reference) {
+                    // Never null: true unless `false`.
+                    let truth = scalar != Scalar::Bool(false);
+                    self.enter()?;
+                    let charged = self.charge(reference.parts.len() as u64);
+                    self.leave();
+                    charged?;
+                    return Ok(truth);
+                }
                 let value = self.eval_ref(reference)?;
                 let truth = value.is_truthy();
                 dismantle(value);

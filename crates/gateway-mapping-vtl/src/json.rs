@@ -118,6 +118,15 @@ enum Repr {
     Array(List),
 }
 
+/// A string, number or boolean read in place ([`JsonRef::peek`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Text(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
 /// What a [`JsonRef`] stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonKind {
@@ -172,6 +181,7 @@ impl Builder {
         builder
     }
 
+    #[inline]
     fn offset(&mut self, n: usize) -> u32 {
         match u32::try_from(n) {
             Ok(n) if n != DROPPED => n,
@@ -182,22 +192,27 @@ impl Builder {
         }
     }
 
+    #[inline]
     fn here(&mut self) -> u32 {
         self.offset(self.nodes.len())
     }
 
+    #[inline]
     pub(crate) fn null(&mut self) {
         self.nodes.push(Node::Null);
     }
 
+    #[inline]
     pub(crate) fn bool(&mut self, b: bool) {
         self.nodes.push(Node::Bool(b));
     }
 
+    #[inline]
     pub(crate) fn int(&mut self, i: i64) {
         self.nodes.push(Node::Int(i));
     }
 
+    #[inline]
     pub(crate) fn float(&mut self, f: f64) {
         self.nodes.push(Node::Float(f));
     }
@@ -223,6 +238,7 @@ impl Builder {
     }
 
     /// A string value already in the text, at `start..start + len`.
+    #[inline]
     pub(crate) fn str_span(&mut self, start: usize, len: usize) {
         let start = self.offset(start);
         let len = self.offset(len);
@@ -231,6 +247,7 @@ impl Builder {
 
     /// A member name already in the text, at `start..start + len`; its value comes
     /// next.
+    #[inline]
     pub(crate) fn key_span(&mut self, start: usize, len: usize) {
         let start = self.offset(start);
         let len = self.offset(len);
@@ -258,12 +275,14 @@ impl Builder {
     }
 
     /// Starts an array; returns what [`Builder::end_array`] takes.
+    #[inline]
     pub(crate) fn begin_array(&mut self) -> u32 {
         let at = self.here();
         self.nodes.push(Node::Array { len: 0, end: 0 });
         at
     }
 
+    #[inline]
     pub(crate) fn end_array(&mut self, at: u32, len: usize) {
         let len = self.offset(len);
         let end = self.here();
@@ -273,6 +292,7 @@ impl Builder {
     }
 
     /// Starts an object; returns what [`Builder::end_object`] takes.
+    #[inline]
     pub(crate) fn begin_object(&mut self) -> (u32, usize) {
         let at = self.here();
         self.nodes.push(Node::Object { len: 0, end: 0 });
@@ -339,6 +359,20 @@ impl Builder {
     fn drop_repeated_keys(&mut self, keys: &[u32]) -> usize {
         if keys.len() < 2 {
             return 0;
+        }
+        // Names of different lengths differ: when no two lengths are alike (as
+        // is usual in small objects), no name repeats.
+        if keys.len() <= 64 {
+            let mut lengths = 0u64;
+            let mut alike = false;
+            for &key in keys {
+                let bit = 1u64 << (self.key_len(key).unwrap_or(0) % 64);
+                alike |= lengths & bit != 0;
+                lengths |= bit;
+            }
+            if !alike {
+                return 0;
+            }
         }
         // (earlier, later) pairs with the same name, the earlier one kept.
         let mut repeats = Vec::new();
@@ -627,16 +661,19 @@ impl serde::de::Visitor<'_> for KeySeed<'_> {
 // ----- reading ---------------------------------------------------------------------------
 
 impl Tape {
+    #[inline]
     fn node(&self, at: u32) -> Node {
         self.nodes.get(at as usize).copied().unwrap_or(Node::Null)
     }
 
+    #[inline]
     fn slice(&self, start: u32, len: u32) -> &str {
         self.text
             .get(start as usize..start as usize + len as usize)
             .unwrap_or("")
     }
 
+    #[inline]
     fn str_at(&self, at: u32) -> &str {
         match self.node(at) {
             Node::Str { start, len } | Node::Key { start, len, .. } => self.slice(start, len),
@@ -645,6 +682,7 @@ impl Tape {
     }
 
     /// Where the nodes of the value at `at` end.
+    #[inline]
     fn end_of(&self, at: u32) -> u32 {
         match self.node(at) {
             Node::Array { end, .. } | Node::Object { end, .. } => end,
@@ -685,6 +723,25 @@ impl Tape {
 }
 
 impl Tape {
+    /// The value node of the member `name` of the object at `at` (whose nodes end
+    /// before `end`), searched in order.
+    fn find_member(&self, at: u32, end: u32, name: &str) -> Option<u32> {
+        let mut next = at + 1;
+        while next < end {
+            let Some(&Node::Key { start, len, value }) = self.nodes.get(next as usize) else {
+                return None;
+            };
+            if len as usize == name.len()
+                && value != DROPPED
+                && same_bytes(self.slice(start, len).as_bytes(), name.as_bytes())
+            {
+                return Some(value);
+            }
+            next = self.end_of(next + 1);
+        }
+        None
+    }
+
     /// Appends the value at `at` as compact JSON (see [`compact_text`]).
     fn write_compact(&self, at: u32, out: &mut String) {
         match self.node(at) {
@@ -730,6 +787,7 @@ impl Doc {
 
     /// The value of the node at `at`: scalars as themselves, strings, arrays and
     /// objects as references.
+    #[inline]
     fn value_at(self: &Rc<Self>, at: u32) -> Value {
         match self.tape.node(at) {
             Node::Null | Node::Key { .. } => Value::Null,
@@ -744,6 +802,7 @@ impl Doc {
     }
 
     /// The converted map or list of the node at `at`, if the document is converted.
+    #[inline]
     fn converted_at(&self, at: u32) -> Option<&Value> {
         self.converted.get().and_then(|table| table.get(&at))
     }
@@ -824,6 +883,7 @@ impl Doc {
 impl JsonRef {
     /// What this stands for.
     #[must_use]
+    #[inline]
     pub fn kind(&self) -> JsonKind {
         match &self.0 {
             Repr::Str(..) => JsonKind::String,
@@ -837,6 +897,7 @@ impl JsonRef {
 
     /// The text of a string.
     #[must_use]
+    #[inline]
     pub fn as_str(&self) -> Option<&str> {
         match &self.0 {
             Repr::Str(tape, at) => Some(tape.str_at(*at)),
@@ -880,6 +941,7 @@ impl JsonRef {
     }
 
     /// The list of a converted array.
+    #[inline]
     pub(crate) fn list(&self) -> Option<List> {
         match &self.0 {
             Repr::Array(list) => Some(list.clone()),
@@ -916,18 +978,57 @@ impl JsonRef {
                 _ => None,
             };
         }
-        let Node::Object { len, .. } = doc.tape.node(*at) else {
+        let Node::Object { len, end } = doc.tape.node(*at) else {
             return None;
         };
         let found = if len > INDEX_FROM {
             doc.member_index(*at, name)
         } else {
-            doc.tape
-                .members(*at)
-                .find(|&(key, _)| doc.tape.str_at(key) == name)
-                .map(|(_, value)| value)
+            doc.tape.find_member(*at, end, name)
         };
         Some(found.map_or(Value::Null, |value| doc.value_at(value)))
+    }
+
+    /// The scalar at the end of a path of member names, read in place: `None`
+    /// when the path has anything but names (`None` items), leaves unconverted
+    /// objects, or ends anywhere else than at a string, number or boolean (the
+    /// caller then evaluates the path normally).
+    #[inline]
+    pub(crate) fn peek<'n>(
+        &self,
+        mut path: impl Iterator<Item = Option<&'n str>>,
+    ) -> Option<Scalar<'_>> {
+        let (doc, mut at) = match &self.0 {
+            Repr::Str(tape, at) => {
+                return match path.next() {
+                    None => Some(Scalar::Text(tape.str_at(*at))),
+                    Some(_) => None,
+                };
+            }
+            Repr::Node(doc, at) => (doc, *at),
+            Repr::Array(_) => return None,
+        };
+        if doc.converted.get().is_some() {
+            return None;
+        }
+        for name in path {
+            let name = name?;
+            let Node::Object { len, end } = doc.tape.node(at) else {
+                return None;
+            };
+            at = if len > INDEX_FROM {
+                doc.member_index(at, name)?
+            } else {
+                doc.tape.find_member(at, end, name)?
+            };
+        }
+        match doc.tape.node(at) {
+            Node::Str { start, len } => Some(Scalar::Text(doc.tape.slice(start, len))),
+            Node::Int(i) => Some(Scalar::Int(i)),
+            Node::Float(f) => Some(Scalar::Float(f)),
+            Node::Bool(b) => Some(Scalar::Bool(b)),
+            _ => None,
+        }
     }
 
     /// The element count of an array or member count of an object.
@@ -1019,6 +1120,41 @@ impl JsonRef {
                 },
             },
         }
+    }
+}
+
+/// Whether two byte strings of the same length are equal, compared a word at a
+/// time (member names are short: calling `memcmp` costs more than comparing).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word8(bytes: &[u8], at: usize) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    }
+    fn word4(bytes: &[u8], at: usize) -> u32 {
+        let mut word = [0u8; 4];
+        word.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_le_bytes(word)
+    }
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    if len >= 8 {
+        // Whole words, the last one overlapping the one before.
+        let mut at = 0;
+        while at + 8 < len {
+            if word8(a, at) != word8(b, at) {
+                return false;
+            }
+            at += 8;
+        }
+        word8(a, len - 8) == word8(b, len - 8)
+    } else if len >= 4 {
+        word4(a, 0) == word4(b, 0) && word4(a, len - 4) == word4(b, len - 4)
+    } else {
+        a == b
     }
 }
 
@@ -1236,6 +1372,47 @@ mod tests {
         let mut bindings = Bindings::new();
         bindings.set("d", d);
         template.render(&bindings).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn byte_strings_compare_as_slices_do() {
+        for len in 0..24usize {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "{len} {at}");
+            }
+            assert!(!same_bytes(&a, &a[..len.saturating_sub(1)]) || len == 0);
+        }
+    }
+
+    #[test]
+    fn values_read_in_place_count_against_the_limits_as_evaluated_ones() {
+        let text = r#"{"s": "text", "n": 12, "f": 2.5, "t": true, "b": {"k": "v"}, "z": null}"#;
+        let template = Template::compile(
+            "$d.s|$d.n|$d.f|$d.t|#if($d.t)y#end|#if($d.b.k)k#end|$d.b.k|$d.z|$d.b.class.simpleName",
+        )
+        .unwrap();
+        for max_output_bytes in 0..50 {
+            for max_steps in 0..40 {
+                let limits = crate::RenderLimits {
+                    max_output_bytes,
+                    max_steps,
+                    ..crate::RenderLimits::default()
+                };
+                let results: Vec<_> = [lazy(text), converted(text)]
+                    .into_iter()
+                    .map(|d| {
+                        let mut bindings = Bindings::new();
+                        bindings.set("d", d);
+                        template.render_with(&bindings, &limits)
+                    })
+                    .collect();
+                assert_eq!(results[0], results[1], "{max_output_bytes} {max_steps}");
+            }
+        }
     }
 
     #[test]

@@ -183,8 +183,10 @@ impl Scanner<'_> {
 
     /// The position of the first `"`, `\` or control character at or after `from`.
     fn find_special(&self, from: usize) -> Option<usize> {
+        let rest = self.bytes.get(from..)?;
+        let mut chunks = rest.chunks_exact(8);
         let mut at = from;
-        while let Some(chunk) = self.bytes.get(at..at + 8) {
+        for chunk in &mut chunks {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
             let word = u64::from_le_bytes(word);
@@ -197,7 +199,8 @@ impl Scanner<'_> {
             }
             at += 8;
         }
-        self.bytes[at.min(self.bytes.len())..]
+        chunks
+            .remainder()
             .iter()
             .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
             .map(|i| at + i)
