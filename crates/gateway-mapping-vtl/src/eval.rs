@@ -114,6 +114,8 @@ struct Renderer<'a> {
     blocks: FxHashMap<usize, Block>,
     /// Running `#foreach` loops, by the address of their `$foreach` value.
     loops: FxHashMap<usize, LoopId>,
+    /// The `$foreach` of the innermost running loop.
+    innermost_loop: Option<Rc<ForeachScope>>,
     next_loop: LoopId,
 }
 
@@ -306,6 +308,21 @@ struct ForeachScope {
     me: Weak<ForeachScope>,
 }
 
+impl ForeachScope {
+    /// The properties that are numbers or booleans (see [`HostObject::property`]).
+    fn scalar(&self, name: &str) -> Option<Scalar<'static>> {
+        let index = self.index.get();
+        match name {
+            "index" => Some(Scalar::Int(index)),
+            "count" | "velocityCount" => Some(Scalar::Int(index + 1)),
+            "hasNext" => Some(Scalar::Bool(self.has_next.get())),
+            "first" => Some(Scalar::Bool(index == 0)),
+            "last" => Some(Scalar::Bool(!self.has_next.get())),
+            _ => None,
+        }
+    }
+}
+
 impl HostObject for ForeachScope {
     fn type_name(&self) -> &'static str {
         "org.apache.velocity.runtime.directive.ForeachScope"
@@ -487,6 +504,8 @@ struct LoopState {
     /// The loop variable, `$velocityCount`, `$velocityHasNext`, `$foreach` before.
     saved: [Value; 4],
     scope: Rc<ForeachScope>,
+    /// The innermost loop's scope when this one started.
+    outer: Option<Rc<ForeachScope>>,
     id: LoopId,
 }
 
@@ -508,6 +527,7 @@ impl<'a> Renderer<'a> {
             at: Pos { line: 1, column: 1 },
             blocks: FxHashMap::default(),
             loops: FxHashMap::default(),
+            innermost_loop: None,
             next_loop: LoopId::MIN,
         }
     }
@@ -657,13 +677,38 @@ impl<'a> Renderer<'a> {
             Value::Int(i) => Scalar::Int(*i),
             Value::Float(f) => Scalar::Float(*f),
             Value::Bool(b) => Scalar::Bool(*b),
+            Value::Object(object) => {
+                // `$foreach.hasNext` and the like, for the innermost loop.
+                let scope = self.innermost_loop.as_ref()?;
+                return match reference.parts.as_slice() {
+                    [RefPart::Property { name, .. }]
+                        if std::ptr::addr_eq(Rc::as_ptr(object), Rc::as_ptr(scope)) =>
+                    {
+                        scope.scalar(name)
+                    }
+                    _ => None,
+                };
+            }
             _ => return None,
         };
         reference.parts.is_empty().then_some(scalar)
     }
 
     /// Velocity's `context.put`: into the current macro frames and the global context.
+    #[inline]
     fn put(&mut self, name: &Name, value: Value) {
+        if self.scope > 0 {
+            self.put_in_frames(name, &value);
+        }
+        if let Some(entry) = self.global_entry(name)
+            && let Global::Set(old) = std::mem::replace(entry, Global::Set(value))
+        {
+            dismantle(old);
+        }
+    }
+
+    #[inline(never)]
+    fn put_in_frames(&mut self, name: &Name, value: &Value) {
         let mut scope = self.scope;
         while scope > 0 {
             let frame = &mut self.frames[scope - 1];
@@ -671,11 +716,6 @@ impl<'a> Renderer<'a> {
                 dismantle(old);
             }
             scope = frame.parent;
-        }
-        if let Some(entry) = self.global_entry(name)
-            && let Global::Set(old) = std::mem::replace(entry, Global::Set(value))
-        {
-            dismantle(old);
         }
     }
 
@@ -1121,11 +1161,13 @@ impl<'a> Renderer<'a> {
         self.next_loop = self.next_loop.saturating_add(1);
         self.loops.insert(address(&scope_object), id);
         self.put(&names.scope, Value::Object(scope_object));
+        let outer = self.innermost_loop.replace(scope.clone());
         Ok(Some(Box::new(LoopState {
             items,
             names,
             saved: [saved_item, saved_count, saved_has_next, saved_scope],
             scope,
+            outer,
             id,
         })))
     }
@@ -1182,6 +1224,7 @@ impl<'a> Renderer<'a> {
     /// Restores what the loop overwrote.
     #[inline(never)]
     fn foreach_end(&mut self, node: &ForeachNode, state: LoopState) {
+        self.innermost_loop = state.outer;
         let scope_object: Rc<dyn HostObject> = state.scope;
         self.loops.remove(&address(&scope_object));
         let [item, count, has_next, scope] = state.saved;

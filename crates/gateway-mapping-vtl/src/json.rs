@@ -25,6 +25,20 @@ use crate::hash::FxHashMap;
 use crate::methods::{TooLarge, push_limited, write_java};
 use crate::value::{List, MapHasher, Value, java_double};
 
+/// The bit of a member name in [`Builder`]'s `shapes`: names with different bits
+/// differ.
+#[inline]
+fn name_bit(name: &[u8]) -> u64 {
+    let (first, last) = match name {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    let ends = (u32::from(first) << 8) | u32::from(last);
+    let mixed = (name.len() as u32).wrapping_mul(0x9e37_79b9) ^ ends.wrapping_mul(0x85eb_ca6b);
+    1 << (mixed.wrapping_mul(0x2c1b_3c6d) >> 26)
+}
+
 /// One node of a tape. Containers are followed by their contents; an object's
 /// members are a [`Node::Key`] each, followed by the member's value.
 #[derive(Debug, Clone, Copy)]
@@ -153,6 +167,10 @@ pub(crate) struct Builder {
     text: String,
     /// Where the keys of the objects being built are (a stack shared by all levels).
     keys: Vec<u32>,
+    /// For each object being built: a bit for each member name, chosen by its
+    /// length and end bytes, and whether two names chose the same bit (only then
+    /// can a name repeat).
+    shapes: Vec<(u64, bool)>,
     /// Set when the document outgrew 32-bit offsets.
     overflow: bool,
 }
@@ -167,6 +185,7 @@ impl Builder {
             nodes: Vec::with_capacity(nodes),
             text: String::with_capacity(text),
             keys: Vec::with_capacity(16),
+            shapes: Vec::with_capacity(8),
             overflow: false,
         }
     }
@@ -255,6 +274,22 @@ impl Builder {
         let value = self.offset(self.nodes.len() + 1);
         self.nodes.push(Node::Key { start, len, value });
         self.keys.push(at);
+        let bit = name_bit(
+            self.text
+                .as_bytes()
+                .get(start as usize..start as usize + len as usize)
+                .unwrap_or_default(),
+        );
+        self.note_name(bit);
+    }
+
+    /// Notes a member name of the innermost object being built.
+    #[inline]
+    fn note_name(&mut self, bit: u64) {
+        if let Some((bits, alike)) = self.shapes.last_mut() {
+            *alike |= *bits & bit != 0;
+            *bits |= bit;
+        }
     }
 
     /// A string value written by `write` straight into the document's text.
@@ -296,6 +331,7 @@ impl Builder {
     pub(crate) fn begin_object(&mut self) -> (u32, usize) {
         let at = self.here();
         self.nodes.push(Node::Object { len: 0, end: 0 });
+        self.shapes.push((0, false));
         (at, self.keys.len())
     }
 
@@ -306,14 +342,21 @@ impl Builder {
         let value = self.offset(self.nodes.len() + 1);
         self.nodes.push(Node::Key { start, len, value });
         self.keys.push(at);
+        self.note_name(name_bit(name.as_bytes()));
     }
 
     pub(crate) fn end_object(&mut self, (at, first_key): (u32, usize)) {
         // The key stack is lent out while repeated names are dropped, and given
         // back (with its allocation) afterwards.
+        let alike = self.shapes.pop().is_none_or(|(_, alike)| alike);
         let mut keys = std::mem::take(&mut self.keys);
         let first_key = first_key.min(keys.len());
-        let len = keys.len() - first_key - self.drop_repeated_keys(&keys[first_key..]);
+        let dropped = if alike {
+            self.drop_repeated_keys(&keys[first_key..])
+        } else {
+            0
+        };
+        let len = keys.len() - first_key - dropped;
         keys.truncate(first_key);
         self.keys = keys;
         let len = self.offset(len);
@@ -326,6 +369,7 @@ impl Builder {
     /// Ends an object whose member names the caller knows to be distinct (the
     /// keys of a map): nothing is checked.
     pub(crate) fn end_object_distinct(&mut self, (at, first_key): (u32, usize)) {
+        self.shapes.pop();
         let first_key = first_key.min(self.keys.len());
         debug_assert_eq!(self.drop_repeated_keys(&self.keys.clone()[first_key..]), 0);
         let len = self.offset(self.keys.len() - first_key);
@@ -359,20 +403,6 @@ impl Builder {
     fn drop_repeated_keys(&mut self, keys: &[u32]) -> usize {
         if keys.len() < 2 {
             return 0;
-        }
-        // Names of different lengths differ: when no two lengths are alike (as
-        // is usual in small objects), no name repeats.
-        if keys.len() <= 64 {
-            let mut lengths = 0u64;
-            let mut alike = false;
-            for &key in keys {
-                let bit = 1u64 << (self.key_len(key).unwrap_or(0) % 64);
-                alike |= lengths & bit != 0;
-                lengths |= bit;
-            }
-            if !alike {
-                return 0;
-            }
         }
         // (earlier, later) pairs with the same name, the earlier one kept.
         let mut repeats = Vec::new();

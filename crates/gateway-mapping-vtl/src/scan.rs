@@ -35,11 +35,10 @@ pub(crate) fn scan(text: &str) -> Scan<Scanned> {
         text,
         pos: 0,
         builder: Builder::for_source(text),
-        depth: 0,
         scratch: String::new(),
         wide_unsigned: false,
     };
-    scanner.value()?;
+    scanner.document()?;
     scanner.skip_whitespace();
     if scanner.pos != scanner.bytes.len() {
         return Err(GiveUp);
@@ -55,10 +54,17 @@ struct Scanner<'t> {
     text: &'t str,
     pos: usize,
     builder: Builder,
-    depth: usize,
     /// Strings with escapes are decoded here.
     scratch: String,
     wide_unsigned: bool,
+}
+
+/// An array or object being read.
+enum Open {
+    /// Where the array's node is, and how many elements it has so far.
+    Array(u32, usize),
+    /// What [`Builder::end_object`] takes.
+    Object((u32, usize)),
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -70,10 +76,12 @@ fn zero_bytes(word: u64) -> u64 {
 }
 
 impl Scanner<'_> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
             self.pos += 1;
@@ -81,6 +89,7 @@ impl Scanner<'_> {
     }
 
     /// Skips whitespace and returns the next byte, consuming it.
+    #[inline(always)]
     fn next_token(&mut self) -> Scan<u8> {
         self.skip_whitespace();
         let byte = self.peek().ok_or(GiveUp)?;
@@ -88,24 +97,110 @@ impl Scanner<'_> {
         Ok(byte)
     }
 
-    fn value(&mut self) -> Scan<()> {
-        self.skip_whitespace();
-        match self.peek().ok_or(GiveUp)? {
-            b'{' => self.object(),
-            b'[' => self.array(),
-            b'"' => {
-                self.pos += 1;
-                match self.string()? {
+    /// Reads a member name and its colon, from the opening quote (consumed).
+    #[inline(always)]
+    fn member_name(&mut self) -> Scan<()> {
+        match self.string()? {
+            Text::Source(start, len) => self.builder.key_span(start, len),
+            Text::Scratch => self.builder.key(&self.scratch),
+        }
+        if self.next_token()? != b':' {
+            return Err(GiveUp);
+        }
+        Ok(())
+    }
+
+    /// Reads one value, however deeply nested, without recursion: arrays and
+    /// objects being read are kept on a stack.
+    fn document(&mut self) -> Scan<()> {
+        let mut open: Vec<Open> = Vec::with_capacity(16);
+        loop {
+            // A value is expected.
+            match self.next_token()? {
+                b'{' => {
+                    if open.len() >= MAX_DEPTH {
+                        return Err(GiveUp);
+                    }
+                    let at = self.builder.begin_object();
+                    match self.next_token()? {
+                        b'}' => self.builder.end_object(at),
+                        b'"' => {
+                            self.member_name()?;
+                            open.push(Open::Object(at));
+                            continue;
+                        }
+                        _ => return Err(GiveUp),
+                    }
+                }
+                b'[' => {
+                    if open.len() >= MAX_DEPTH {
+                        return Err(GiveUp);
+                    }
+                    let at = self.builder.begin_array();
+                    self.skip_whitespace();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        self.builder.end_array(at, 0);
+                    } else {
+                        open.push(Open::Array(at, 0));
+                        continue;
+                    }
+                }
+                b'"' => match self.string()? {
                     Text::Source(start, len) => self.builder.str_span(start, len),
                     Text::Scratch => self.builder.str(&self.scratch),
+                },
+                b't' => {
+                    self.literal(b"rue")?;
+                    self.builder.bool(true);
                 }
-                Ok(())
+                b'f' => {
+                    self.literal(b"alse")?;
+                    self.builder.bool(false);
+                }
+                b'n' => {
+                    self.literal(b"ull")?;
+                    self.builder.null();
+                }
+                b'-' | b'0'..=b'9' => {
+                    self.pos -= 1;
+                    self.number()?;
+                }
+                _ => return Err(GiveUp),
             }
-            b't' => self.literal(b"true").map(|()| self.builder.bool(true)),
-            b'f' => self.literal(b"false").map(|()| self.builder.bool(false)),
-            b'n' => self.literal(b"null").map(|()| self.builder.null()),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => Err(GiveUp),
+            // A value was read: close what it completes, then expect the next one.
+            loop {
+                match open.last_mut() {
+                    None => return Ok(()),
+                    Some(Open::Array(at, len)) => {
+                        *len += 1;
+                        match self.next_token()? {
+                            b',' => break,
+                            b']' => {
+                                let (at, len) = (*at, *len);
+                                open.pop();
+                                self.builder.end_array(at, len);
+                            }
+                            _ => return Err(GiveUp),
+                        }
+                    }
+                    Some(Open::Object(at)) => match self.next_token()? {
+                        b',' => {
+                            if self.next_token()? != b'"' {
+                                return Err(GiveUp);
+                            }
+                            self.member_name()?;
+                            break;
+                        }
+                        b'}' => {
+                            let at = *at;
+                            open.pop();
+                            self.builder.end_object(at);
+                        }
+                        _ => return Err(GiveUp),
+                    },
+                }
+            }
         }
     }
 
@@ -118,70 +213,8 @@ impl Scanner<'_> {
         }
     }
 
-    fn enter(&mut self) -> Scan<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(GiveUp);
-        }
-        self.pos += 1;
-        Ok(())
-    }
-
-    fn object(&mut self) -> Scan<()> {
-        self.enter()?;
-        let at = self.builder.begin_object();
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-        } else {
-            loop {
-                if self.next_token()? != b'"' {
-                    return Err(GiveUp);
-                }
-                match self.string()? {
-                    Text::Source(start, len) => self.builder.key_span(start, len),
-                    Text::Scratch => self.builder.key(&self.scratch),
-                }
-                if self.next_token()? != b':' {
-                    return Err(GiveUp);
-                }
-                self.value()?;
-                match self.next_token()? {
-                    b',' => {}
-                    b'}' => break,
-                    _ => return Err(GiveUp),
-                }
-            }
-        }
-        self.builder.end_object(at);
-        self.depth -= 1;
-        Ok(())
-    }
-
-    fn array(&mut self) -> Scan<()> {
-        self.enter()?;
-        let at = self.builder.begin_array();
-        let mut len = 0usize;
-        self.skip_whitespace();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-        } else {
-            loop {
-                self.value()?;
-                len += 1;
-                match self.next_token()? {
-                    b',' => {}
-                    b']' => break,
-                    _ => return Err(GiveUp),
-                }
-            }
-        }
-        self.builder.end_array(at, len);
-        self.depth -= 1;
-        Ok(())
-    }
-
     /// The position of the first `"`, `\` or control character at or after `from`.
+    #[inline]
     fn find_special(&self, from: usize) -> Option<usize> {
         let rest = self.bytes.get(from..)?;
         let mut chunks = rest.chunks_exact(8);
@@ -207,6 +240,7 @@ impl Scanner<'_> {
     }
 
     /// Reads a string whose opening quote was consumed.
+    #[inline(always)]
     fn string(&mut self) -> Scan<Text> {
         let start = self.pos;
         let special = self.find_special(start).ok_or(GiveUp)?;
