@@ -434,6 +434,7 @@ impl Items {
 
     /// The next item; `Err` when the collection changed size meanwhile (Java's
     /// iterators throw `ConcurrentModificationException`).
+    #[inline(always)]
     fn next(&mut self) -> Result<Value, ()> {
         match self {
             Self::List { list, next, len } => {
@@ -704,6 +705,35 @@ impl<'a> Renderer<'a> {
             && let Global::Set(old) = std::mem::replace(entry, Global::Set(value))
         {
             dismantle(old);
+        }
+    }
+
+    /// [`Renderer::put`], inlined where it runs on every loop iteration: the value
+    /// is stored where it was built, not handed over through memory.
+    #[inline(always)]
+    fn put_inline(&mut self, name: &Name, value: Value) {
+        if self.scope == 0
+            && let Some(entry) = self.globals.get_mut(name.slot() as usize)
+        {
+            if let Global::Set(old) = std::mem::replace(entry, Global::Set(value)) {
+                dismantle(old);
+            }
+            return;
+        }
+        self.put(name, value);
+    }
+
+    /// Sets the loop variable `name` to the array element at `at` (outside
+    /// macros): moves the reference the variable already holds when it can.
+    #[inline(always)]
+    fn store_element(&mut self, name: &Name, cursor: &crate::json::Cursor, at: u32) {
+        match self.globals.get_mut(name.slot() as usize) {
+            Some(Global::Set(value)) => cursor.write_into(at, value),
+            _ => {
+                let mut value = Value::Null;
+                cursor.write_into(at, &mut value);
+                self.put(name, value);
+            }
         }
     }
 
@@ -1205,17 +1235,40 @@ impl<'a> Renderer<'a> {
             return Err(self.limit(Limit::ForeachIterations(self.limits.max_foreach_iterations)));
         }
         self.step()?;
-        self.put(&state.names.count, Value::Int(iterations as i64 + 1));
-        let Ok(item) = state.items.next() else {
-            return Err(self.method_error(
-                "next",
-                node.pos,
-                MethodError::new("java.util.ConcurrentModificationException"),
-            ));
+        self.put_inline(&state.names.count, Value::Int(iterations as i64 + 1));
+        // The elements of an array read in place are stepped through without
+        // building a value for each (see `store_element`).
+        let element = match &mut state.items {
+            Items::Json {
+                json, cursor, next, ..
+            } if self.scope == 0 && json.list().is_none() => {
+                *next += 1;
+                Some(cursor.advance())
+            }
+            _ => None,
+        };
+        let item = match element {
+            Some(_) => None,
+            None => match state.items.next() {
+                Ok(item) => Some(item),
+                Err(()) => {
+                    return Err(self.method_error(
+                        "next",
+                        node.pos,
+                        MethodError::new("java.util.ConcurrentModificationException"),
+                    ));
+                }
+            },
         };
         let has_next = state.items.has_next();
-        self.put(&state.names.has_next, Value::Bool(has_next));
-        self.put(&node.var, item);
+        self.put_inline(&state.names.has_next, Value::Bool(has_next));
+        match (item, element, &state.items) {
+            (Some(item), _, _) => self.put_inline(&node.var, item),
+            (None, Some(at), Items::Json { cursor, .. }) => {
+                self.store_element(&node.var, cursor, at);
+            }
+            _ => {}
+        }
         state.scope.index.set(state.scope.index.get() + 1);
         state.scope.has_next.set(has_next);
         Ok(())

@@ -257,7 +257,7 @@ impl Builder {
     }
 
     /// A string value already in the text, at `start..start + len`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn str_span(&mut self, start: usize, len: usize) {
         let start = self.offset(start);
         let len = self.offset(len);
@@ -266,7 +266,7 @@ impl Builder {
 
     /// A member name already in the text, at `start..start + len`; its value comes
     /// next.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn key_span(&mut self, start: usize, len: usize) {
         let start = self.offset(start);
         let len = self.offset(len);
@@ -1340,6 +1340,41 @@ impl Cursor {
         self.next = self.doc.tape.end_of(self.next);
         value
     }
+
+    /// Steps to the next element (the caller counts them) and returns its node,
+    /// for [`Cursor::write_into`].
+    #[inline]
+    pub(crate) fn advance(&mut self) -> u32 {
+        let at = self.next;
+        self.next = self.doc.tape.end_of(at);
+        at
+    }
+
+    /// Sets `dest` to the element at `node`: when `dest` already refers to a
+    /// node of the same kind in this document, by moving that reference (no
+    /// reference counting, no value handed around).
+    #[inline]
+    pub(crate) fn write_into(&self, node: u32, dest: &mut Value) {
+        let moved = match (self.doc.tape.node(node), &mut *dest) {
+            (
+                Node::Array { .. } | Node::Object { .. },
+                Value::Json(JsonRef(Repr::Node(doc, at))),
+            ) if Rc::ptr_eq(doc, &self.doc) => {
+                *at = node;
+                true
+            }
+            (Node::Str { .. }, Value::Json(JsonRef(Repr::Str(tape, at))))
+                if Rc::ptr_eq(tape, &self.doc.tape) =>
+            {
+                *at = node;
+                true
+            }
+            _ => false,
+        };
+        if !moved {
+            crate::value::dismantle(std::mem::replace(dest, self.doc.value_at(node)));
+        }
+    }
 }
 
 impl JsonRef {
@@ -1465,6 +1500,16 @@ mod tests {
             "#foreach($x in $d.a)#if($foreach.first)$d.a.add(0)#end$x#end",
             "#foreach($x in $d.a)$x#if($foreach.first)$d.a.set(1, 0)#end#end",
             "$d.a[2].put(\"c\", 6)$d.a",
+            "#foreach($e in $d.a)#if($foreach.first)#set($first = $e)#end#end$first",
+            "#foreach($e in $d.a)#if($foreach.index == 2)#set($third = $e)#end#end$third $third.c",
+            "#foreach($velocityCount in $d.a)$velocityCount,#end",
+            "#foreach($velocityHasNext in $d.a)$velocityHasNext,#end",
+            "#foreach($e in $d.a)#set($e = 'x')$e#end",
+            "#foreach($e in $d.a)#foreach($f in $d.a)$e$f;#end#end",
+            "#foreach($e in $d.a)[$e]#if($foreach.index == 1)$d.a.add(7)#end#end",
+            "#foreach($e in $d.a)[$e]#if($foreach.index == 1)$d.b.put('z', 1)#end#end",
+            "#macro(m $l)#foreach($e in $l)$e#end#end#m($d.a)",
+            "#set($e = 5)#foreach($e in $d.a)$e#end$e",
             "\"$d.s\" $d.s.toUpperCase() #if($d.s == \"str\")yes#end $d.s.equals(\"str\")",
         ] {
             assert_eq!(
