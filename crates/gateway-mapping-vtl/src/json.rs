@@ -165,15 +165,26 @@ impl std::fmt::Debug for JsonRef {
 pub(crate) struct Builder {
     nodes: Vec<Node>,
     text: String,
-    /// Where the keys of the objects being built are (a stack shared by all levels).
-    keys: Vec<u32>,
-    /// For each object being built: a bit for each member name, chosen by its
-    /// length and end bytes, and whether two names chose the same bit (only then
-    /// can a name repeat).
-    shapes: Vec<(u64, bool)>,
+    /// The objects being built whose names may repeat ([`Builder::begin_object`]),
+    /// innermost last.
+    shapes: Vec<Shape>,
     /// Set when the document outgrew 32-bit offsets.
     overflow: bool,
 }
+
+/// An object being built whose names may repeat: a bit for each member name,
+/// chosen by its length and end bytes, whether two names chose the same bit (only
+/// then can a name repeat), and how many members it has so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Shape {
+    bits: u64,
+    alike: bool,
+    members: u32,
+}
+
+/// Where an object being built starts ([`Builder::begin_object`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectStart(u32);
 
 /// A document too large for a tape (4 GiB of text or nodes).
 #[derive(Debug, Clone, Copy)]
@@ -184,8 +195,7 @@ impl Builder {
         Self {
             nodes: Vec::with_capacity(nodes),
             text: String::with_capacity(text),
-            keys: Vec::with_capacity(16),
-            shapes: Vec::with_capacity(8),
+            shapes: Vec::new(),
             overflow: false,
         }
     }
@@ -193,11 +203,38 @@ impl Builder {
     /// A builder for a document read from `text`: the tape's text starts with
     /// `text`, so that strings can point into it ([`Builder::str_span`]).
     pub(crate) fn for_source(text: &str) -> Self {
+        Self::from_source(text, false)
+    }
+
+    /// [`Builder::for_source`], for a tape given back with [`Tape::recycle`]
+    /// when done with: its buffers are those of the last tape given back.
+    pub(crate) fn for_source_recycled(text: &str) -> Self {
+        Self::from_source(text, true)
+    }
+
+    fn from_source(source: &str, recycled: bool) -> Self {
+        let mut spare = SPARE.take();
+        let (mut nodes, mut text) = if recycled {
+            (
+                std::mem::take(&mut spare.nodes),
+                std::mem::take(&mut spare.text),
+            )
+        } else {
+            (Vec::new(), String::new())
+        };
+        let shapes = std::mem::take(&mut spare.shapes);
+        SPARE.set(spare);
         // About one node per eight bytes of typical JSON; room for some escaped
         // strings after the source.
-        let mut builder = Self::with_capacity(text.len() / 8 + 1, text.len() + text.len() / 8);
-        builder.text.push_str(text);
-        builder
+        nodes.reserve(source.len() / 8 + 1);
+        text.reserve(source.len() + source.len() / 8);
+        text.push_str(source);
+        Self {
+            nodes,
+            text,
+            shapes,
+            overflow: false,
+        }
     }
 
     #[inline]
@@ -270,10 +307,8 @@ impl Builder {
     pub(crate) fn key_span(&mut self, start: usize, len: usize) {
         let start = self.offset(start);
         let len = self.offset(len);
-        let at = self.here();
         let value = self.offset(self.nodes.len() + 1);
         self.nodes.push(Node::Key { start, len, value });
-        self.keys.push(at);
         let bit = name_bit(
             self.text
                 .as_bytes()
@@ -286,9 +321,10 @@ impl Builder {
     /// Notes a member name of the innermost object being built.
     #[inline]
     fn note_name(&mut self, bit: u64) {
-        if let Some((bits, alike)) = self.shapes.last_mut() {
-            *alike |= *bits & bit != 0;
-            *bits |= bit;
+        if let Some(shape) = self.shapes.last_mut() {
+            shape.alike |= shape.bits & bit != 0;
+            shape.bits |= bit;
+            shape.members += 1;
         }
     }
 
@@ -326,39 +362,65 @@ impl Builder {
         }
     }
 
-    /// Starts an object; returns what [`Builder::end_object`] takes.
+    /// Starts an object whose member names may repeat (one read from JSON text);
+    /// its members are added with [`Builder::key`] or [`Builder::key_span`] and
+    /// their values, and it ends with [`Builder::end_object`].
     #[inline]
-    pub(crate) fn begin_object(&mut self) -> (u32, usize) {
+    pub(crate) fn begin_object(&mut self) -> ObjectStart {
         let at = self.here();
         self.nodes.push(Node::Object { len: 0, end: 0 });
-        self.shapes.push((0, false));
-        (at, self.keys.len())
+        self.shapes.push(Shape::default());
+        ObjectStart(at)
     }
 
     /// A member name; its value comes next.
     pub(crate) fn key(&mut self, name: &str) {
-        let (start, len) = self.push_text(name);
-        let at = self.here();
-        let value = self.offset(self.nodes.len() + 1);
-        self.nodes.push(Node::Key { start, len, value });
-        self.keys.push(at);
+        self.key_distinct(name);
         self.note_name(name_bit(name.as_bytes()));
     }
 
-    pub(crate) fn end_object(&mut self, (at, first_key): (u32, usize)) {
-        // The key stack is lent out while repeated names are dropped, and given
-        // back (with its allocation) afterwards.
-        let alike = self.shapes.pop().is_none_or(|(_, alike)| alike);
-        let mut keys = std::mem::take(&mut self.keys);
-        let first_key = first_key.min(keys.len());
-        let dropped = if alike {
-            self.drop_repeated_keys(&keys[first_key..])
+    pub(crate) fn end_object(&mut self, ObjectStart(at): ObjectStart) {
+        let shape = self.shapes.pop().unwrap_or_default();
+        let dropped = if shape.alike {
+            let keys: Vec<u32> = self.member_keys(at).collect();
+            self.drop_repeated_keys(&keys)
         } else {
             0
         };
-        let len = keys.len() - first_key - dropped;
-        keys.truncate(first_key);
-        self.keys = keys;
+        let len = self.offset(shape.members as usize - dropped);
+        let end = self.here();
+        if let Some(node) = self.nodes.get_mut(at as usize) {
+            *node = Node::Object { len, end };
+        }
+    }
+
+    /// Starts an object whose member names the caller knows to be distinct (the
+    /// keys of a map); its members are added with [`Builder::key_distinct`] and
+    /// their values, and it ends with [`Builder::end_object_distinct`].
+    #[inline]
+    pub(crate) fn begin_object_distinct(&mut self) -> ObjectStart {
+        let at = self.here();
+        self.nodes.push(Node::Object { len: 0, end: 0 });
+        ObjectStart(at)
+    }
+
+    /// A member name of an object started with [`Builder::begin_object_distinct`];
+    /// its value comes next.
+    pub(crate) fn key_distinct(&mut self, name: &str) {
+        let (start, len) = self.push_text(name);
+        let value = self.offset(self.nodes.len() + 1);
+        self.nodes.push(Node::Key { start, len, value });
+    }
+
+    /// Ends an object started with [`Builder::begin_object_distinct`]: nothing
+    /// is checked.
+    pub(crate) fn end_object_distinct(&mut self, ObjectStart(at): ObjectStart) {
+        #[cfg(debug_assertions)]
+        {
+            let keys: Vec<u32> = self.member_keys(at).collect();
+            debug_assert_eq!(self.clone_for_check().drop_repeated_keys(&keys), 0);
+        }
+        let len = self.member_keys(at).count();
         let len = self.offset(len);
         let end = self.here();
         if let Some(node) = self.nodes.get_mut(at as usize) {
@@ -366,18 +428,32 @@ impl Builder {
         }
     }
 
-    /// Ends an object whose member names the caller knows to be distinct (the
-    /// keys of a map): nothing is checked.
-    pub(crate) fn end_object_distinct(&mut self, (at, first_key): (u32, usize)) {
-        self.shapes.pop();
-        let first_key = first_key.min(self.keys.len());
-        debug_assert_eq!(self.drop_repeated_keys(&self.keys.clone()[first_key..]), 0);
-        let len = self.offset(self.keys.len() - first_key);
-        self.keys.truncate(first_key);
-        let end = self.here();
-        if let Some(node) = self.nodes.get_mut(at as usize) {
-            *node = Node::Object { len, end };
+    /// A copy of the nodes and text, for checks in debug builds.
+    #[cfg(debug_assertions)]
+    fn clone_for_check(&self) -> Self {
+        Self {
+            nodes: self.nodes.clone(),
+            text: self.text.clone(),
+            shapes: Vec::new(),
+            overflow: false,
         }
+    }
+
+    /// The key nodes of the object at `at`, whose members are all added (its own
+    /// node not yet finished).
+    fn member_keys(&self, at: u32) -> impl Iterator<Item = u32> + '_ {
+        let end = self.nodes.len() as u32;
+        let mut next = at + 1;
+        std::iter::from_fn(move || {
+            (next < end).then(|| {
+                let key = next;
+                next = match self.nodes.get(key as usize + 1) {
+                    Some(Node::Array { end, .. } | Node::Object { end, .. }) => *end,
+                    _ => key + 2,
+                };
+                key
+            })
+        })
     }
 
     fn key_text(&self, at: u32) -> Option<&str> {
@@ -462,18 +538,28 @@ impl Builder {
                 self.end_array(at, items.len());
             }
             serde_json::Value::Object(members) => {
-                let at = self.begin_object();
+                // A `serde_json` map has no repeated keys.
+                let at = self.begin_object_distinct();
                 for (key, member) in members {
-                    self.key(key);
+                    self.key_distinct(key);
                     self.json(member);
                 }
-                self.end_object(at);
+                self.end_object_distinct(at);
             }
         }
     }
 
     /// The finished tape.
-    fn into_tape(self) -> Result<Tape, TooBig> {
+    fn into_tape(mut self) -> Result<Tape, TooBig> {
+        let mut shapes = std::mem::take(&mut self.shapes);
+        if shapes.capacity() <= MAX_SPARE_ITEMS {
+            shapes.clear();
+            SPARE.with(|cell| {
+                let mut spare = cell.take();
+                spare.shapes = shapes;
+                cell.set(spare);
+            });
+        }
         if self.overflow {
             return Err(TooBig);
         }
@@ -518,15 +604,39 @@ pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
 /// does not read `text` (malformed, or left to `serde_json`) or when `text` holds
 /// an unsigned integer wider than `i64` (which the tape cannot print as given).
 pub(crate) fn compact_text(text: &str) -> Option<String> {
-    let scanned = crate::scan::scan(text).ok()?;
+    let scanned = crate::scan::scan_into(text, Builder::for_source_recycled(text)).ok()?;
     if scanned.wide_unsigned {
         return None;
     }
     let tape = scanned.builder.into_tape().ok()?;
     let mut out = String::with_capacity(text.len());
     tape.write_compact(0, &mut out);
+    tape.recycle();
     Some(out)
 }
+
+/// Buffers kept between documents on a thread, so that reading a small one
+/// allocates little: the stack of objects being built, and the tape of a
+/// document that was only printed ([`compact_text`]).
+#[derive(Default)]
+struct Spare {
+    shapes: Vec<Shape>,
+    nodes: Vec<Node>,
+    text: String,
+}
+
+thread_local! {
+    static SPARE: std::cell::Cell<Spare> = const {
+        std::cell::Cell::new(Spare {
+            shapes: Vec::new(),
+            nodes: Vec::new(),
+            text: String::new(),
+        })
+    };
+}
+
+/// The largest buffers kept in [`Spare`], in items (nodes, bytes, objects).
+const MAX_SPARE_ITEMS: usize = 64 * 1024;
 
 /// [`parse`], reading with `serde_json`.
 pub(crate) fn parse_with_serde(text: &str) -> Result<Value, serde_json::Error> {
@@ -753,6 +863,25 @@ impl Tape {
 }
 
 impl Tape {
+    /// Gives the tape's buffers back for the next [`Builder::for_source_recycled`].
+    fn recycle(self) {
+        let Self {
+            mut nodes,
+            mut text,
+        } = self;
+        if nodes.capacity() > MAX_SPARE_ITEMS || text.capacity() > MAX_SPARE_ITEMS {
+            return;
+        }
+        nodes.clear();
+        text.clear();
+        SPARE.with(|cell| {
+            let mut spare = cell.take();
+            spare.nodes = nodes;
+            spare.text = text;
+            cell.set(spare);
+        });
+    }
+
     /// The value node of the member `name` of the object at `at` (whose nodes end
     /// before `end`), searched in order.
     fn find_member(&self, at: u32, end: u32, name: &str) -> Option<u32> {

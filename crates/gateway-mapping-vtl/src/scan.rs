@@ -8,7 +8,7 @@
 //! document. Strings without escapes are not copied: the tape's text starts
 //! with the document's text and such strings point into it.
 
-use crate::json::Builder;
+use crate::json::{Builder, ObjectStart};
 
 /// The deepest nesting read here; `serde_json` allows up to 127 levels.
 const MAX_DEPTH: usize = 100;
@@ -30,15 +30,27 @@ pub(crate) struct Scanned {
 
 /// Reads `text` (one JSON value, whitespace around it allowed).
 pub(crate) fn scan(text: &str) -> Scan<Scanned> {
+    scan_into(text, Builder::for_source(text))
+}
+
+/// [`scan`] into a builder made with [`Builder::for_source`] (or its recycled
+/// variant) for `text`.
+pub(crate) fn scan_into(text: &str, builder: Builder) -> Scan<Scanned> {
     let mut scanner = Scanner {
         bytes: text.as_bytes(),
         text,
         pos: 0,
-        builder: Builder::for_source(text),
+        builder,
         scratch: String::new(),
         wide_unsigned: false,
     };
-    scanner.document()?;
+    let mut open = SPARE_OPEN.take();
+    open.clear();
+    let read = scanner.document(&mut open);
+    if open.capacity() <= 2 * MAX_DEPTH {
+        SPARE_OPEN.set(open);
+    }
+    read?;
     scanner.skip_whitespace();
     if scanner.pos != scanner.bytes.len() {
         return Err(GiveUp);
@@ -59,12 +71,17 @@ struct Scanner<'t> {
     wide_unsigned: bool,
 }
 
+thread_local! {
+    /// The stack of arrays and objects being read, kept between scans.
+    static SPARE_OPEN: std::cell::Cell<Vec<Open>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// An array or object being read.
 enum Open {
     /// Where the array's node is, and how many elements it has so far.
     Array(u32, usize),
     /// What [`Builder::end_object`] takes.
-    Object((u32, usize)),
+    Object(ObjectStart),
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -112,8 +129,7 @@ impl Scanner<'_> {
 
     /// Reads one value, however deeply nested, without recursion: arrays and
     /// objects being read are kept on a stack.
-    fn document(&mut self) -> Scan<()> {
-        let mut open: Vec<Open> = Vec::with_capacity(16);
+    fn document(&mut self, open: &mut Vec<Open>) -> Scan<()> {
         loop {
             // A value is expected.
             match self.next_token()? {
