@@ -667,13 +667,15 @@ impl<'a> Renderer<'a> {
             Global::Bound(position) => self.bindings.value_at(*position)?,
             _ => return None,
         };
+        // JSON first: tested alone, the branch is better predicted than a jump on
+        // the kind of value.
+        if let Value::Json(json) = root {
+            return json.peek(reference.parts.iter().map(|part| match part {
+                RefPart::Property { name, .. } if !name.is_class() => Some(&**name),
+                _ => None,
+            }));
+        }
         let scalar = match root {
-            Value::Json(json) => {
-                return json.peek(reference.parts.iter().map(|part| match part {
-                    RefPart::Property { name, .. } if !name.is_class() => Some(&**name),
-                    _ => None,
-                }));
-            }
             Value::String(s) => Scalar::Text(s),
             Value::Int(i) => Scalar::Int(*i),
             Value::Float(f) => Scalar::Float(*f),
@@ -842,6 +844,14 @@ impl<'a> Renderer<'a> {
 
     fn render_node(&mut self, node: &Node, out: &mut String) -> R<()> {
         self.step()?;
+        // Text and references alternate in most templates: tested one by one,
+        // the branches follow that pattern better than one jump on the kind.
+        if let Node::Text(text) = node {
+            return self.write(out, text);
+        }
+        if let Node::Ref(node) = node {
+            return self.render_ref(node, out);
+        }
         match node {
             Node::Text(text) => self.write(out, text),
             Node::Ref(node) => self.render_ref(node, out),
@@ -905,7 +915,8 @@ impl<'a> Renderer<'a> {
         if node.backslashes == 0 {
             let limit = self.limits.max_output_bytes;
             let before = out.len();
-            let written = match self.peek(reference) {
+            let peeked = self.peek(reference);
+            let written = match peeked {
                 Some(Scalar::Text(text)) if before + text.len() <= limit => {
                     out.push_str(text);
                     true

@@ -34,9 +34,8 @@ fn name_bit(name: &[u8]) -> u64 {
         [first, .., last] => (*first, *last),
         [only] => (*only, *only),
     };
-    let ends = (u32::from(first) << 8) | u32::from(last);
-    let mixed = (name.len() as u32).wrapping_mul(0x9e37_79b9) ^ ends.wrapping_mul(0x85eb_ca6b);
-    1 << (mixed.wrapping_mul(0x2c1b_3c6d) >> 26)
+    let mixed = (name.len() as u32) ^ (u32::from(first) << 8) ^ (u32::from(last) << 16);
+    1 << (mixed.wrapping_mul(0x9e37_79b1) >> 26)
 }
 
 /// One node of a tape. Containers are followed by their contents; an object's
@@ -1181,8 +1180,12 @@ impl JsonRef {
                 doc.tape.find_member(at, end, name)?
             };
         }
-        match doc.tape.node(at) {
-            Node::Str { start, len } => Some(Scalar::Text(doc.tape.slice(start, len))),
+        let node = doc.tape.node(at);
+        // Strings first (see `Renderer::render_node`).
+        if let Node::Str { start, len } = node {
+            return Some(Scalar::Text(doc.tape.slice(start, len)));
+        }
+        match node {
             Node::Int(i) => Some(Scalar::Int(i)),
             Node::Float(f) => Some(Scalar::Float(f)),
             Node::Bool(b) => Some(Scalar::Bool(b)),

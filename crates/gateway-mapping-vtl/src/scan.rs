@@ -229,9 +229,10 @@ impl Scanner<'_> {
         }
     }
 
-    /// The position of the first `"`, `\` or control character at or after `from`.
+    /// The position of the first `"`, `\\` or control character at or after
+    /// `from`, and which it is.
     #[inline]
-    fn find_special(&self, from: usize) -> Option<usize> {
+    fn find_special(&self, from: usize) -> Option<(usize, Special)> {
         let rest = self.bytes.get(from..)?;
         let mut chunks = rest.chunks_exact(8);
         let mut at = from;
@@ -244,50 +245,63 @@ impl Scanner<'_> {
             let controls = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
             let found = quotes | backslashes | controls;
             if found != 0 {
-                return Some(at + (found.trailing_zeros() / 8) as usize);
+                // Each mask is exact for its lowest byte, so the lowest bit of all
+                // three is the first special byte, and tells which it is.
+                let first = found & found.wrapping_neg();
+                let special = if quotes & first != 0 {
+                    Special::Quote
+                } else if backslashes & first != 0 {
+                    Special::Backslash
+                } else {
+                    Special::Control
+                };
+                return Some((at + (found.trailing_zeros() / 8) as usize, special));
             }
             at += 8;
         }
-        chunks
-            .remainder()
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .map(|i| at + i)
+        chunks.remainder().iter().enumerate().find_map(|(i, &b)| {
+            let special = match b {
+                b'"' => Special::Quote,
+                b'\\' => Special::Backslash,
+                0..0x20 => Special::Control,
+                _ => return None,
+            };
+            Some((at + i, special))
+        })
     }
 
     /// Reads a string whose opening quote was consumed.
     #[inline(always)]
     fn string(&mut self) -> Scan<Text> {
         let start = self.pos;
-        let special = self.find_special(start).ok_or(GiveUp)?;
-        match self.bytes[special] {
-            b'"' => {
-                self.pos = special + 1;
-                Ok(Text::Source(start, special - start))
+        match self.find_special(start).ok_or(GiveUp)? {
+            (end, Special::Quote) => {
+                self.pos = end + 1;
+                Ok(Text::Source(start, end - start))
             }
-            b'\\' => {
+            (at, Special::Backslash) => {
                 self.scratch.clear();
                 self.scratch
-                    .push_str(self.text.get(start..special).ok_or(GiveUp)?);
-                self.pos = special;
+                    .push_str(self.text.get(start..at).ok_or(GiveUp)?);
+                self.pos = at;
                 self.escaped_rest()?;
                 Ok(Text::Scratch)
             }
-            _ => Err(GiveUp),
+            (_, Special::Control) => Err(GiveUp),
         }
     }
 
     /// Decodes the rest of a string into the scratch buffer, from a backslash.
     fn escaped_rest(&mut self) -> Scan<()> {
         loop {
-            let special = self.find_special(self.pos).ok_or(GiveUp)?;
-            let plain = self.text.get(self.pos..special).ok_or(GiveUp)?;
+            let (at, special) = self.find_special(self.pos).ok_or(GiveUp)?;
+            let plain = self.text.get(self.pos..at).ok_or(GiveUp)?;
             self.scratch.push_str(plain);
-            self.pos = special + 1;
-            match self.bytes[special] {
-                b'"' => return Ok(()),
-                b'\\' => {}
-                _ => return Err(GiveUp),
+            self.pos = at + 1;
+            match special {
+                Special::Quote => return Ok(()),
+                Special::Backslash => {}
+                Special::Control => return Err(GiveUp),
             }
             let escape = self.peek().ok_or(GiveUp)?;
             self.pos += 1;
@@ -425,6 +439,17 @@ impl Scanner<'_> {
         }
         Ok(())
     }
+}
+
+/// A byte that ends a run of plain string text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Special {
+    /// `"`
+    Quote,
+    /// `\\`
+    Backslash,
+    /// Below U+0020.
+    Control,
 }
 
 /// Where a string's text is.
