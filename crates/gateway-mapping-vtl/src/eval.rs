@@ -936,23 +936,24 @@ impl<'a> Renderer<'a> {
                 _ => false,
             };
             if written {
-                // What evaluating would have charged: the nesting, a step per
-                // member, the bytes written.
-                let result = self
-                    .enter()
-                    .and_then(|()| self.charge(reference.parts.len() as u64))
-                    .and_then(|()| {
-                        if out.len() > limit {
-                            Err(self.too_large())
-                        } else {
-                            self.charge_bytes(out.len() - before)
-                        }
-                    });
-                self.leave();
-                if result.is_err() {
+                // What evaluating would have charged (the nesting, a step per
+                // member, the bytes written), failing as it would have.
+                let steps = self.steps.saturating_add(reference.parts.len() as u64);
+                let failure = if self.depth >= MAX_DYNAMIC_DEPTH {
+                    Some(Limit::Nesting(MAX_DYNAMIC_DEPTH))
+                } else if steps > self.limits.max_steps {
+                    Some(Limit::Steps(self.limits.max_steps))
+                } else if out.len() > limit {
+                    Some(Limit::OutputBytes(limit))
+                } else {
+                    None
+                };
+                if let Some(failure) = failure {
                     out.truncate(before);
+                    return Err(self.limit(failure));
                 }
-                return result;
+                self.steps = steps;
+                return self.charge_bytes(out.len() - before);
             }
         }
         let value = self.eval_ref(reference)?;

@@ -883,7 +883,21 @@ impl Tape {
 
     /// The value node of the member `name` of the object at `at` (whose nodes end
     /// before `end`), searched in order.
-    fn find_member(&self, at: u32, end: u32, name: &str) -> Option<u32> {
+    fn find_member(&self, at: u32, members: u32, end: u32, name: &str) -> Option<u32> {
+        if u64::from(end) == u64::from(at) + 1 + 2 * u64::from(members) {
+            // Every member is a name and one node (no nested arrays or objects, no
+            // repeated names): the names are every other node.
+            let nodes = self.nodes.get(at as usize + 1..end as usize)?;
+            for pair in nodes.chunks_exact(2) {
+                if let Node::Key { start, len, value } = pair[0]
+                    && len as usize == name.len()
+                    && same_bytes(self.slice(start, len).as_bytes(), name.as_bytes())
+                {
+                    return Some(value);
+                }
+            }
+            return None;
+        }
         let mut next = at + 1;
         while next < end {
             let Some(&Node::Key { start, len, value }) = self.nodes.get(next as usize) else {
@@ -1142,7 +1156,7 @@ impl JsonRef {
         let found = if len > INDEX_FROM {
             doc.member_index(*at, name)
         } else {
-            doc.tape.find_member(*at, end, name)
+            doc.tape.find_member(*at, len, end, name)
         };
         Some(found.map_or(Value::Null, |value| doc.value_at(value)))
     }
@@ -1177,7 +1191,7 @@ impl JsonRef {
             at = if len > INDEX_FROM {
                 doc.member_index(at, name)?
             } else {
-                doc.tape.find_member(at, end, name)?
+                doc.tape.find_member(at, len, end, name)?
             };
         }
         let node = doc.tape.node(at);
