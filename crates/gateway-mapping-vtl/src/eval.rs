@@ -739,6 +739,19 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// The value of the root variable `name` when it is set (outside macros), to
+    /// overwrite a number or boolean in place.
+    #[inline(always)]
+    fn scalar_slot(&mut self, name: &Name) -> Option<&mut Value> {
+        if self.scope != 0 {
+            return None;
+        }
+        match self.globals.get_mut(name.slot() as usize) {
+            Some(Global::Set(value)) => Some(value),
+            _ => None,
+        }
+    }
+
     #[inline(never)]
     fn put_in_frames(&mut self, name: &Name, value: &Value) {
         let mut scope = self.scope;
@@ -1247,7 +1260,11 @@ impl<'a> Renderer<'a> {
             return Err(self.limit(Limit::ForeachIterations(self.limits.max_foreach_iterations)));
         }
         self.step()?;
-        self.put_inline(&state.names.count, Value::Int(iterations as i64 + 1));
+        let count = iterations as i64 + 1;
+        match self.scalar_slot(&state.names.count) {
+            Some(Value::Int(slot)) => *slot = count,
+            _ => self.put_inline(&state.names.count, Value::Int(count)),
+        }
         // The elements of an array read in place are stepped through without
         // building a value for each (see `store_element`).
         let element = match &mut state.items {
@@ -1273,7 +1290,10 @@ impl<'a> Renderer<'a> {
             },
         };
         let has_next = state.items.has_next();
-        self.put_inline(&state.names.has_next, Value::Bool(has_next));
+        match self.scalar_slot(&state.names.has_next) {
+            Some(Value::Bool(slot)) => *slot = has_next,
+            _ => self.put_inline(&state.names.has_next, Value::Bool(has_next)),
+        }
         match (item, element, &state.items) {
             (Some(item), _, _) => self.put_inline(&node.var, item),
             (None, Some(at), Items::Json { cursor, .. }) => {
