@@ -25,17 +25,22 @@ use crate::hash::FxHashMap;
 use crate::methods::{TooLarge, push_limited, write_java};
 use crate::value::{List, MapHasher, Value, java_double};
 
-/// The bit of a member name in [`Builder`]'s `shapes`: names with different bits
-/// differ.
+/// The bit of a member name in [`Builder`]'s `shapes`, from its length and its
+/// first eight bytes (little-endian, zero-padded: see [`name_prefix`]): names
+/// with different bits differ.
 #[inline]
-fn name_bit(name: &[u8]) -> u64 {
-    let (first, last) = match name {
-        [] => (0, 0),
-        [first, .., last] => (*first, *last),
-        [only] => (*only, *only),
-    };
-    let mixed = (name.len() as u32) ^ (u32::from(first) << 8) ^ (u32::from(last) << 16);
-    1 << (mixed.wrapping_mul(0x9e37_79b1) >> 26)
+pub(crate) fn name_bit(prefix: u64, len: usize) -> u64 {
+    let mixed = (prefix ^ (len as u64).rotate_right(8)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    1 << (mixed >> 58)
+}
+
+/// The first eight bytes of a name, little-endian, zero-padded.
+#[inline]
+pub(crate) fn name_prefix(name: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let n = name.len().min(8);
+    word[..n].copy_from_slice(&name[..n]);
+    u64::from_le_bytes(word)
 }
 
 /// One node of a tape. Containers are followed by their contents; an object's
@@ -300,20 +305,15 @@ impl Builder {
         self.nodes.push(Node::Str { start, len });
     }
 
-    /// A member name already in the text, at `start..start + len`; its value comes
-    /// next.
+    /// A member name already in the text, at `start..start + len`, whose
+    /// [`name_prefix`] is `prefix`; its value comes next.
     #[inline(always)]
-    pub(crate) fn key_span(&mut self, start: usize, len: usize) {
+    pub(crate) fn key_span(&mut self, start: usize, len: usize, prefix: u64) {
+        let bit = name_bit(prefix, len);
         let start = self.offset(start);
         let len = self.offset(len);
         let value = self.offset(self.nodes.len() + 1);
         self.nodes.push(Node::Key { start, len, value });
-        let bit = name_bit(
-            self.text
-                .as_bytes()
-                .get(start as usize..start as usize + len as usize)
-                .unwrap_or_default(),
-        );
         self.note_name(bit);
     }
 
@@ -375,7 +375,7 @@ impl Builder {
     /// A member name; its value comes next.
     pub(crate) fn key(&mut self, name: &str) {
         self.key_distinct(name);
-        self.note_name(name_bit(name.as_bytes()));
+        self.note_name(name_bit(name_prefix(name.as_bytes()), name.len()));
     }
 
     pub(crate) fn end_object(&mut self, ObjectStart(at): ObjectStart) {

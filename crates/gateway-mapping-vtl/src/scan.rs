@@ -8,7 +8,7 @@
 //! document. Strings without escapes are not copied: the tape's text starts
 //! with the document's text and such strings point into it.
 
-use crate::json::{Builder, ObjectStart};
+use crate::json::{Builder, ObjectStart, name_prefix};
 
 /// The deepest nesting read here; `serde_json` allows up to 127 levels.
 const MAX_DEPTH: usize = 100;
@@ -118,7 +118,19 @@ impl Scanner<'_> {
     #[inline(always)]
     fn member_name(&mut self) -> Scan<()> {
         match self.string()? {
-            Text::Source(start, len) => self.builder.key_span(start, len),
+            Text::Source(start, len) => {
+                // The first eight bytes of the name, read as one word while the
+                // text is at hand.
+                let prefix = match self.bytes.get(start..start + 8) {
+                    Some(chunk) if len < 8 => {
+                        let mut word = [0u8; 8];
+                        word.copy_from_slice(chunk);
+                        u64::from_le_bytes(word) & ((1 << (len * 8)) - 1)
+                    }
+                    _ => name_prefix(self.bytes.get(start..start + len).unwrap_or_default()),
+                };
+                self.builder.key_span(start, len, prefix);
+            }
             Text::Scratch => self.builder.key(&self.scratch),
         }
         if self.next_token()? != b':' {
@@ -536,6 +548,9 @@ mod tests {
             "[]",
             " { \"a\" : [ 1 , -2 , 3.5 , true , false , null ] } ",
             r#"{"a": 1, "a": 2, "b": {"c": [[], {}]}}"#,
+            r#"{"a": 1, "\u0061": 2, "b": 3}"#,
+            r#"{"abcdefghij": 1, "abcdefgh\u0069j": 2, "abcdefghik": 3, "abcdefghij": 4}"#,
+            r#"{"": 1, "x": 2, "": 3}"#,
             r#""x\u00e9\n\"\\\/\b\f\r\t""#,
             r#""\ud83d\ude00 and \u0000""#,
             "0",
