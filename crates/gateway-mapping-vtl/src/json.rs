@@ -883,6 +883,7 @@ impl Tape {
 
     /// The value node of the member `name` of the object at `at` (whose nodes end
     /// before `end`), searched in order.
+    #[inline(always)]
     fn find_member(&self, at: u32, members: u32, end: u32, name: &str) -> Option<u32> {
         if u64::from(end) == u64::from(at) + 1 + 2 * u64::from(members) {
             // Every member is a name and one node (no nested arrays or objects, no
