@@ -243,12 +243,12 @@ impl Builder {
 
     #[inline]
     fn offset(&mut self, n: usize) -> u32 {
-        match u32::try_from(n) {
-            Ok(n) if n != DROPPED => n,
-            _ => {
-                self.overflow = true;
-                0
-            }
+        // Below `DROPPED` (`u32::MAX`), so it fits.
+        if n < DROPPED as usize {
+            n as u32
+        } else {
+            self.overflow = true;
+            0
         }
     }
 
