@@ -897,11 +897,39 @@ impl<'a> Renderer<'a> {
     #[inline(never)]
     fn choose_branch<'n>(&mut self, node: &'n IfNode) -> R<Option<&'n [Node]>> {
         for (cond, body) in &node.branches {
-            if self.condition(cond)? {
+            let holds = match &cond.kind {
+                ExprKind::Ref(reference) => match self.peeked_condition(reference) {
+                    Some(holds) => holds?,
+                    None => self.condition(cond)?,
+                },
+                _ => self.condition(cond)?,
+            };
+            if holds {
                 return Ok(Some(body));
             }
         }
         Ok(node.otherwise.as_deref())
+    }
+
+    /// `#if($reference)` when the reference can be read in place ([`Renderer::peek`]):
+    /// what [`Renderer::condition`] does, charged and failing as it would.
+    #[inline(always)]
+    fn peeked_condition(&mut self, reference: &Reference) -> Option<R<bool>> {
+        // Never null: true unless `false`.
+        let holds = self.peek(reference)? != Scalar::Bool(false);
+        Some((|| {
+            // `condition`'s nesting and step, then the reference's.
+            if self.depth >= MAX_DYNAMIC_DEPTH {
+                return Err(self.limit(Limit::Nesting(MAX_DYNAMIC_DEPTH)));
+            }
+            self.step()?;
+            self.at = reference.pos;
+            if self.depth + 1 >= MAX_DYNAMIC_DEPTH {
+                return Err(self.limit(Limit::Nesting(MAX_DYNAMIC_DEPTH)));
+            }
+            self.charge(reference.parts.len() as u64)?;
+            Ok(holds)
+        })())
     }
 
     #[inline(never)]

@@ -1628,6 +1628,46 @@ mod tests {
     }
 
     #[test]
+    fn values_read_in_place_nest_as_evaluated_ones() {
+        // Deep enough nesting reaches the renderer's depth limit somewhere inside
+        // the reference or condition: read in place or evaluated, the render
+        // must fail (or not) at the same place.
+        let text = r#"{"t": true, "s": "x"}"#;
+        let mut nesting_errors = std::collections::HashSet::new();
+        for (width, shift) in (1..48).flat_map(|w| (0..3).map(move |s| (w, s))) {
+            let open = "#if($d.t)$d.s".repeat(width);
+            let close = "#end".repeat(width);
+            // `#evaluate` recursing (outside macros, where references are read in
+            // place); blocks around it shift the depth by one each.
+            let template = Template::compile(&format!(
+                "#set($t = '{open}#evaluate($t){close}'){}#evaluate($t){}",
+                "#if(true)".repeat(shift),
+                "#end".repeat(shift),
+            ))
+            .unwrap();
+            let results: Vec<_> = [lazy(text), converted(text)]
+                .into_iter()
+                .map(|d| {
+                    let mut bindings = Bindings::new();
+                    bindings.set("d", d);
+                    template.render(&bindings)
+                })
+                .collect();
+            assert_eq!(results[0], results[1], "{width}");
+            if let Err(crate::RenderError::LimitExceeded {
+                limit: crate::Limit::Nesting(_),
+                column,
+                ..
+            }) = results[0]
+            {
+                nesting_errors.insert(column);
+            }
+        }
+        // The limit was met at several places (conditions, references, macros).
+        assert!(nesting_errors.len() > 5, "{nesting_errors:?}");
+    }
+
+    #[test]
     fn reads_match_a_converted_document() {
         let text = r#"{"a": [1, "x", {"c": 5}, [2.5, null]], "b": {"k": "v/w", "n": null},
                        "s": "str", "a": [1, "x", {"c": 5}, [2.5, null]], "t": true}"#;
