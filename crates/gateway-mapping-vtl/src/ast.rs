@@ -22,22 +22,103 @@ pub(crate) struct Name {
     hash: u64,
     /// The hash of this name as a key of a template map ([`crate::value::Map`]).
     key_hash: u64,
+    /// The name's number in its template's [`Names`] ([`NO_SLOT`] for a name
+    /// made outside one): the renderer keeps variables in a table by number.
+    slot: u32,
+    /// Whether the name is `class`.
+    class: bool,
 }
+
+/// The slot of a [`Name`] that is not in a [`Names`] table.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 impl Name {
     pub(crate) fn new(text: &str) -> Self {
+        Self::with_slot(text, NO_SLOT)
+    }
+
+    fn with_slot(text: &str, slot: u32) -> Self {
         let mut hasher = crate::hash::FxHasher::default();
         hasher.write(text.as_bytes());
         Self {
             text: Arc::from(text),
             hash: hasher.finish(),
             key_hash: std::hash::BuildHasher::hash_one(&MapHasher::default(), text),
+            slot,
+            class: text == "class",
         }
     }
 
     /// The hash a template map gives this name as a key.
     pub(crate) fn key_hash(&self) -> u64 {
         self.key_hash
+    }
+
+    /// Whether this is `class` (which `$value.class` reads as `getClass()`).
+    #[inline]
+    pub(crate) fn is_class(&self) -> bool {
+        self.class
+    }
+
+    /// The name's number in its template's [`Names`].
+    #[inline]
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot
+    }
+}
+
+/// The names of a template, numbered in order of first appearance (the fragments
+/// `#evaluate` parses while rendering extend a copy). Equal names share one
+/// allocation and one number.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    by_text: HashMap<Arc<str>, Name>,
+    list: Vec<Name>,
+}
+
+/// The fixed numbers of the names the renderer sets itself.
+pub(crate) const VELOCITY_COUNT: u32 = 0;
+/// `$velocityHasNext`.
+pub(crate) const VELOCITY_HAS_NEXT: u32 = 1;
+/// `$foreach`.
+pub(crate) const FOREACH: u32 = 2;
+/// `$bodyContent`.
+pub(crate) const BODY_CONTENT: u32 = 3;
+
+impl Default for Names {
+    fn default() -> Self {
+        let mut names = Self {
+            by_text: HashMap::new(),
+            list: Vec::new(),
+        };
+        for text in ["velocityCount", "velocityHasNext", "foreach", "bodyContent"] {
+            names.intern(text);
+        }
+        names
+    }
+}
+
+impl Names {
+    /// The name `text`, shared with every earlier occurrence.
+    pub(crate) fn intern(&mut self, text: &str) -> Name {
+        if let Some(name) = self.by_text.get(text) {
+            return name.clone();
+        }
+        let slot = u32::try_from(self.list.len()).unwrap_or(NO_SLOT);
+        let name = Name::with_slot(text, slot);
+        self.by_text.insert(name.text.clone(), name.clone());
+        self.list.push(name.clone());
+        name
+    }
+
+    /// How many names there are.
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// The name numbered `slot` (one of the fixed ones, or any other).
+    pub(crate) fn get(&self, slot: u32) -> Option<&Name> {
+        self.list.get(slot as usize)
     }
 }
 
@@ -95,6 +176,8 @@ pub(crate) struct Ast {
     /// Every `#macro` in the source, first definition of a name wins (Velocity
     /// refuses to let an inline macro replace an existing one).
     pub(crate) macros: HashMap<Name, Arc<MacroDef>>,
+    /// Every name the template uses, numbered.
+    pub(crate) names: Names,
 }
 
 /// A piece of template output.

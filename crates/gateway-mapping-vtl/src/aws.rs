@@ -180,17 +180,29 @@ impl Input {
 
     /// `$input.json(path)`.
     pub fn json(&self, path: &str) -> Result<String, MethodError> {
-        let path = compile(path)?;
-        if path.is_root() && self.document.get().is_none() {
+        // `$` itself, the usual path, needs no compiling.
+        let compiled = if path == "$" {
+            None
+        } else {
+            Some(compile(path)?)
+        };
+        if compiled.as_ref().is_none_or(JsonPath::is_root) && self.document.get().is_none() {
             // The whole payload, printed as it is read when that is possible.
             let trimmed = self.data.body.trim();
             if trimmed.is_empty() {
                 return Ok("{}".to_owned());
             }
+            if let Some(json) = crate::json::compact_text(trimmed) {
+                return Ok(json);
+            }
             if let Some(json) = util::json_text_string(trimmed) {
                 return Ok(json);
             }
         }
+        let path = match compiled {
+            Some(path) => path,
+            None => compile(path)?,
+        };
         let document = self.document()?;
         // Printed from the document in place (`into_json` would copy the selection).
         Ok(match path.select(document) {
@@ -202,14 +214,23 @@ impl Input {
 
     /// `$input.path(path)`.
     pub fn path(&self, path: &str) -> Result<Value, MethodError> {
-        let path = compile(path)?;
-        if path.is_root()
+        // `$` itself, the usual path, needs no compiling.
+        let compiled = if path == "$" {
+            None
+        } else {
+            Some(compile(path)?)
+        };
+        if compiled.as_ref().is_none_or(JsonPath::is_root)
             && self.document.get().is_none()
             && let Some(value) = payload_value(&self.data.body)
         {
             // The whole payload, read straight into template values.
             return Ok(value);
         }
+        let path = match compiled {
+            Some(path) => path,
+            None => compile(path)?,
+        };
         let document = self.document()?;
         Ok(path.select(document).to_value())
     }
@@ -356,67 +377,106 @@ impl HostObject for Util {
 pub fn context_value(ctx: &RequestContext) -> Value {
     // Written straight into a document read in place: most templates read a few
     // variables, and a map per object would cost some seventy allocations.
-    let mut b = Builder::with_capacity(64, 512);
-    let root = b.begin_object();
-    b.key("accountId");
+    // Some ninety nodes and 600 bytes of names and values for a typical request.
+    let mut b = Builder::with_capacity(128, 1024);
+    let root = b.begin_object_distinct();
+    b.key_distinct("accountId");
     b.str(&ctx.account_id);
-    b.key("apiId");
+    b.key_distinct("apiId");
     b.str(&ctx.api_id);
-    b.key("authorizer");
+    b.key_distinct("authorizer");
     authorizer_value(&mut b, &ctx.authorizer);
-    b.key("domainName");
+    b.key_distinct("domainName");
     b.str(&ctx.domain_name);
-    b.key("domainPrefix");
+    b.key_distinct("domainPrefix");
     b.str(ctx.domain_prefix());
-    b.key("extendedRequestId");
+    b.key_distinct("extendedRequestId");
     b.str(&ctx.extended_request_id);
-    b.key("httpMethod");
+    b.key_distinct("httpMethod");
     b.str(ctx.http_method.as_str());
-    b.key("identity");
+    b.key_distinct("identity");
     identity_value(&mut b, ctx);
-    b.key("path");
+    b.key_distinct("path");
     b.str(&ctx.path);
-    b.key("protocol");
+    b.key_distinct("protocol");
     b.str(ctx.protocol);
-    b.key("requestId");
+    b.key_distinct("requestId");
     b.str(&ctx.request_id);
-    b.key("requestOverride");
-    let overrides = b.begin_object();
+    b.key_distinct("requestOverride");
+    let overrides = b.begin_object_distinct();
     for key in ["header", "path", "querystring"] {
-        b.key(key);
-        let empty = b.begin_object();
-        b.end_object(empty);
+        b.key_distinct(key);
+        let empty = b.begin_object_distinct();
+        b.end_object_distinct(empty);
     }
-    b.end_object(overrides);
-    b.key("requestTime");
-    b.str(&ctx.request_time());
-    b.key("requestTimeEpoch");
+    b.end_object_distinct(overrides);
+    b.key_distinct("requestTime");
+    b.str_with(|out| push_request_time(out, ctx.request_time_epoch / 1000));
+    b.key_distinct("requestTimeEpoch");
     b.int(i64::try_from(ctx.request_time_epoch).unwrap_or(i64::MAX));
-    b.key("resourceId");
+    b.key_distinct("resourceId");
     b.str(&ctx.resource_id);
-    b.key("resourcePath");
+    b.key_distinct("resourcePath");
     b.str(&ctx.resource_path);
-    b.key("responseOverride");
-    let overrides = b.begin_object();
-    b.key("status");
+    b.key_distinct("responseOverride");
+    let overrides = b.begin_object_distinct();
+    b.key_distinct("status");
     b.null();
-    b.key("header");
-    let empty = b.begin_object();
-    b.end_object(empty);
-    b.end_object(overrides);
-    b.key("stage");
+    b.key_distinct("header");
+    let empty = b.begin_object_distinct();
+    b.end_object_distinct(empty);
+    b.end_object_distinct(overrides);
+    b.key_distinct("stage");
     b.str(&ctx.stage);
     if let Some(trace_id) = &ctx.trace_id {
-        b.key("xrayTraceId");
+        b.key_distinct("xrayTraceId");
         b.str(trace_id.as_str());
     }
-    b.end_object(root);
+    b.end_object_distinct(root);
     b.finish().unwrap_or(Value::Null)
+}
+
+/// Appends `requestTime` as [`RequestContext::request_time`] formats it
+/// (`21/Nov/2026:06:16:35 +0000`), without the formatting machinery.
+fn push_request_time(out: &mut String, epoch_secs: u64) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (year, month, day) =
+        gateway_core::context::civil_from_days(i64::try_from(epoch_secs / 86_400).unwrap_or(0));
+    let secs = epoch_secs % 86_400;
+    push_padded(out, u64::from(day), 2);
+    out.push('/');
+    out.push_str(MONTHS[(month.clamp(1, 12) - 1) as usize]);
+    out.push('/');
+    push_padded(out, u64::try_from(year).unwrap_or(0), 4);
+    for part in [secs / 3600, (secs / 60) % 60, secs % 60] {
+        out.push(':');
+        push_padded(out, part, 2);
+    }
+    out.push_str(" +0000");
+}
+
+/// Appends `n` in decimal with at least `width` digits.
+fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let at = at.min(digits.len() - width.min(digits.len()));
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 fn identity_value(b: &mut Builder, ctx: &RequestContext) {
     let identity = &ctx.identity;
-    let at = b.begin_object();
+    let at = b.begin_object_distinct();
     let entries = [
         ("accessKey", identity.access_key.as_deref()),
         ("accountId", identity.account_id.as_deref()),
@@ -434,32 +494,32 @@ fn identity_value(b: &mut Builder, ctx: &RequestContext) {
         ("userArn", identity.user_arn.as_deref()),
     ];
     for (key, value) in entries {
-        b.key(key);
+        b.key_distinct(key);
         b.opt_str(value);
     }
-    b.end_object(at);
+    b.end_object_distinct(at);
 }
 
 fn authorizer_value(b: &mut Builder, authorizer: &AuthorizerContext) {
-    let at = b.begin_object();
-    b.key("principalId");
+    let at = b.begin_object_distinct();
+    b.key_distinct("principalId");
     b.opt_str(authorizer.principal_id.as_deref());
     if !authorizer.claims.is_empty() {
-        b.key("claims");
-        let claims = b.begin_object();
+        b.key_distinct("claims");
+        let claims = b.begin_object_distinct();
         for (key, value) in &authorizer.claims {
-            b.key(key);
+            b.key_distinct(key);
             stringified(b, value);
         }
-        b.end_object(claims);
+        b.end_object_distinct(claims);
     }
     for (key, value) in &authorizer.context {
         if key != "principalId" && key != "claims" && !value.is_null() {
-            b.key(key);
+            b.key_distinct(key);
             stringified(b, value);
         }
     }
-    b.end_object(at);
+    b.end_object_distinct(at);
 }
 
 /// A JSON scalar as the string AWS hands templates: strings as they are, other
@@ -477,12 +537,12 @@ fn stringified(b: &mut Builder, value: &serde_json::Value) {
 #[must_use]
 pub fn stage_variables_value(stage_variables: &StageVariables) -> Value {
     let mut b = Builder::with_capacity(16, 256);
-    let at = b.begin_object();
+    let at = b.begin_object_distinct();
     for (key, value) in stage_variables.iter() {
-        b.key(key);
+        b.key_distinct(key);
         b.str(value);
     }
-    b.end_object(at);
+    b.end_object_distinct(at);
     b.finish().unwrap_or(Value::Null)
 }
 
@@ -494,10 +554,10 @@ pub fn bindings(input: InputData, context: Value, stage_variables: &StageVariabl
     let mut bindings = Bindings::new();
     bindings
         .set_null_rendering(crate::bindings::NullRendering::Empty)
-        .set("input", Value::Object(Rc::new(Input::new(input))))
-        .set("util", Value::Object(UTIL.with(Rc::clone)))
-        .set("context", context)
-        .set("stageVariables", stage_variables_value(stage_variables));
+        .set_static("input", Value::Object(Rc::new(Input::new(input))))
+        .set_static("util", Value::Object(UTIL.with(Rc::clone)))
+        .set_static("context", context)
+        .set_static("stageVariables", stage_variables_value(stage_variables));
     bindings
 }
 
@@ -1096,5 +1156,28 @@ mod tests {
             Value::Int(418),
         );
         assert_eq!(response_override(&context).status, Some(418));
+    }
+
+    #[test]
+    fn request_time_is_formatted_as_the_context_formats_it() {
+        let mut epochs = vec![0, 999, 1_000, 86_399_999, 1_795_241_795_000, u64::MAX];
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Dates up to the year 5000 or so, and a few far beyond.
+            epochs.push(x % 100_000_000_000_000);
+            epochs.push(x % 1_000_000_000_000_000_000);
+        }
+        for epoch in epochs {
+            let ctx = RequestContext {
+                request_time_epoch: epoch,
+                ..RequestContext::default()
+            };
+            let mut out = String::new();
+            push_request_time(&mut out, epoch / 1000);
+            assert_eq!(out, ctx.request_time(), "{epoch}");
+        }
     }
 }

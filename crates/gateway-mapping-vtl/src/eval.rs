@@ -15,11 +15,13 @@ use std::sync::Arc;
 use indexmap::map::RawEntryApiV1;
 
 use crate::ast::{
-    Ast, BinOp, Binary, CallKind, Expr, ExprKind, ForeachNode, IfNode, MacroCallNode, MacroDef,
-    Name, Node, Pos, RefNode, RefPart, Reference, SetNode,
+    Ast, BODY_CONTENT, BinOp, Binary, CallKind, Expr, ExprKind, FOREACH, ForeachNode, IfNode,
+    MacroCallNode, MacroDef, NO_SLOT, Name, Names, Node, Pos, RefNode, RefPart, Reference, SetNode,
+    VELOCITY_COUNT, VELOCITY_HAS_NEXT,
 };
 use crate::bindings::{Bindings, NullRendering};
 use crate::hash::FxHashMap;
+use crate::json::Scalar;
 use crate::methods::{self, TooLarge};
 use crate::parser;
 use crate::template::{Limit, RenderError, RenderLimits};
@@ -93,8 +95,13 @@ struct Renderer<'a> {
     macros: &'a std::collections::HashMap<Name, Arc<MacroDef>>,
     /// Macros defined by `#evaluate`d text.
     extra_macros: FxHashMap<Name, Arc<MacroDef>>,
-    /// Root variables set by the template; `None` hides a binding.
-    globals: FxHashMap<Name, Option<Value>>,
+    /// Root variables by their names' numbers ([`Name::slot`]).
+    globals: Vec<Global>,
+    /// The template's names, for `$velocityCount`, `$foreach`, ...
+    names: &'a Names,
+    /// The template's names extended with those of `#evaluate`d text, once there
+    /// is some.
+    evaluated_names: Option<Names>,
     frames: Vec<Frame>,
     /// The current scope: 0 global, n the frame `frames[n - 1]`.
     scope: usize,
@@ -107,6 +114,8 @@ struct Renderer<'a> {
     blocks: FxHashMap<usize, Block>,
     /// Running `#foreach` loops, by the address of their `$foreach` value.
     loops: FxHashMap<usize, LoopId>,
+    /// The `$foreach` of the innermost running loop.
+    innermost_loop: Option<Rc<ForeachScope>>,
     next_loop: LoopId,
 }
 
@@ -114,8 +123,8 @@ impl Drop for Renderer<'_> {
     fn drop(&mut self) {
         // Values can nest deeply (a list in a list in a list...): take them apart
         // iteratively instead of by recursive drops.
-        for (_, value) in self.globals.drain() {
-            if let Some(value) = value {
+        for global in self.globals.drain(..) {
+            if let Global::Set(value) = global {
                 dismantle(value);
             }
         }
@@ -125,6 +134,20 @@ impl Drop for Renderer<'_> {
             }
         }
     }
+}
+
+/// A root variable as the template sees it.
+enum Global {
+    /// Not looked at yet.
+    Unknown,
+    /// The binding at this position of the [`Bindings`].
+    Bound(usize),
+    /// Neither bound nor set.
+    Unset,
+    /// Set by the template (shadowing any binding).
+    Set(Value),
+    /// Removed by the template while a binding has the name: hides the binding.
+    Hidden,
 }
 
 fn address(object: &Rc<dyn HostObject>) -> usize {
@@ -253,6 +276,22 @@ fn kind_of(value: &Value) -> Option<JsonKind> {
     }
 }
 
+/// `$value.name` for a map or a JSON object: the member, `null` when there is
+/// none. `None` for anything else.
+#[inline]
+fn direct_member(value: &Value, name: &Name) -> Option<Value> {
+    match value {
+        Value::Map(map) => Some(
+            map.borrow()
+                .raw_entry_v1()
+                .from_key_hashed_nocheck(name.key_hash(), &**name)
+                .map_or(Value::Null, |(_, v)| v.clone()),
+        ),
+        Value::Json(json) => json.member(name),
+        _ => None,
+    }
+}
+
 /// Velocity passes these macro arguments by value; everything else by name.
 fn is_constant(expr: &Expr) -> bool {
     matches!(
@@ -267,6 +306,21 @@ struct ForeachScope {
     has_next: Cell<bool>,
     parent: Value,
     me: Weak<ForeachScope>,
+}
+
+impl ForeachScope {
+    /// The properties that are numbers or booleans (see [`HostObject::property`]).
+    fn scalar(&self, name: &str) -> Option<Scalar<'static>> {
+        let index = self.index.get();
+        match name {
+            "index" => Some(Scalar::Int(index)),
+            "count" | "velocityCount" => Some(Scalar::Int(index + 1)),
+            "hasNext" => Some(Scalar::Bool(self.has_next.get())),
+            "first" => Some(Scalar::Bool(index == 0)),
+            "last" => Some(Scalar::Bool(!self.has_next.get())),
+            _ => None,
+        }
+    }
 }
 
 impl HostObject for ForeachScope {
@@ -380,6 +434,7 @@ impl Items {
 
     /// The next item; `Err` when the collection changed size meanwhile (Java's
     /// iterators throw `ConcurrentModificationException`).
+    #[inline(always)]
     fn next(&mut self) -> Result<Value, ()> {
         match self {
             Self::List { list, next, len } => {
@@ -437,21 +492,10 @@ impl Items {
 }
 
 /// Names a loop saves and restores.
-#[derive(Clone)]
 struct LoopNames {
     count: Name,
     has_next: Name,
     scope: Name,
-}
-
-impl Default for LoopNames {
-    fn default() -> Self {
-        Self {
-            count: Name::from("velocityCount"),
-            has_next: Name::from("velocityHasNext"),
-            scope: Name::from("foreach"),
-        }
-    }
 }
 
 /// A running `#foreach`.
@@ -461,6 +505,8 @@ struct LoopState {
     /// The loop variable, `$velocityCount`, `$velocityHasNext`, `$foreach` before.
     saved: [Value; 4],
     scope: Rc<ForeachScope>,
+    /// The innermost loop's scope when this one started.
+    outer: Option<Rc<ForeachScope>>,
     id: LoopId,
 }
 
@@ -471,7 +517,9 @@ impl<'a> Renderer<'a> {
             limits,
             macros: &ast.macros,
             extra_macros: FxHashMap::default(),
-            globals: FxHashMap::default(),
+            globals: Vec::new(),
+            names: &ast.names,
+            evaluated_names: None,
             frames: Vec::new(),
             scope: 0,
             steps: 0,
@@ -480,6 +528,7 @@ impl<'a> Renderer<'a> {
             at: Pos { line: 1, column: 1 },
             blocks: FxHashMap::default(),
             loops: FxHashMap::default(),
+            innermost_loop: None,
             next_loop: LoopId::MIN,
         }
     }
@@ -546,11 +595,40 @@ impl<'a> Renderer<'a> {
 
     // ----- the context ------------------------------------------------------------------------
 
-    fn global(&self, name: &Name) -> Value {
-        match self.globals.get(name) {
-            Some(Some(value)) => value.clone(),
-            Some(None) => Value::Null,
-            None => self.bindings.get(name).cloned().unwrap_or(Value::Null),
+    /// The entry of a root variable, made when first needed.
+    #[inline]
+    fn global_entry(&mut self, name: &Name) -> Option<&mut Global> {
+        let slot = name.slot();
+        if slot as usize >= self.globals.len() {
+            self.grow_globals(slot);
+        }
+        self.globals.get_mut(slot as usize)
+    }
+
+    #[inline(never)]
+    fn grow_globals(&mut self, slot: u32) {
+        if slot != NO_SLOT {
+            let len = (slot as usize + 1).max(self.names.len());
+            self.globals.resize_with(len, || Global::Unknown);
+        }
+    }
+
+    fn global(&mut self, name: &Name) -> Value {
+        let bindings = self.bindings;
+        let Some(entry) = self.global_entry(name) else {
+            // Every name is numbered; this only guards against one that is not.
+            return bindings.get(name).cloned().unwrap_or(Value::Null);
+        };
+        if let Global::Unknown = entry {
+            *entry = match bindings.position(name) {
+                Some(position) => Global::Bound(position),
+                None => Global::Unset,
+            };
+        }
+        match entry {
+            Global::Set(value) => value.clone(),
+            Global::Bound(position) => bindings.value_at(*position).cloned().unwrap_or(Value::Null),
+            Global::Unknown | Global::Unset | Global::Hidden => Value::Null,
         }
     }
 
@@ -575,8 +653,107 @@ impl<'a> Renderer<'a> {
         Ok(self.global(name))
     }
 
+    /// The value of `reference` read in place, without evaluating it, when it is
+    /// a string, number or boolean held by a root variable or reached through
+    /// members of JSON objects (`$elem.title`, `$context.identity.sourceIp`).
+    /// `None` in every other case: the reference is then evaluated normally.
+    #[inline]
+    fn peek(&self, reference: &Reference) -> Option<Scalar<'_>> {
+        if self.scope != 0 {
+            return None;
+        }
+        let root = match self.globals.get(reference.root.slot() as usize)? {
+            Global::Set(value) => value,
+            Global::Bound(position) => self.bindings.value_at(*position)?,
+            _ => return None,
+        };
+        // JSON first: tested alone, the branch is better predicted than a jump on
+        // the kind of value.
+        if let Value::Json(json) = root {
+            return json.peek(reference.parts.iter().map(|part| match part {
+                RefPart::Property { name, .. } if !name.is_class() => Some(&**name),
+                _ => None,
+            }));
+        }
+        let scalar = match root {
+            Value::String(s) => Scalar::Text(s),
+            Value::Int(i) => Scalar::Int(*i),
+            Value::Float(f) => Scalar::Float(*f),
+            Value::Bool(b) => Scalar::Bool(*b),
+            Value::Object(object) => {
+                // `$foreach.hasNext` and the like, for the innermost loop.
+                let scope = self.innermost_loop.as_ref()?;
+                return match reference.parts.as_slice() {
+                    [RefPart::Property { name, .. }]
+                        if std::ptr::addr_eq(Rc::as_ptr(object), Rc::as_ptr(scope)) =>
+                    {
+                        scope.scalar(name)
+                    }
+                    _ => None,
+                };
+            }
+            _ => return None,
+        };
+        reference.parts.is_empty().then_some(scalar)
+    }
+
     /// Velocity's `context.put`: into the current macro frames and the global context.
+    #[inline]
     fn put(&mut self, name: &Name, value: Value) {
+        if self.scope > 0 {
+            self.put_in_frames(name, &value);
+        }
+        if let Some(entry) = self.global_entry(name)
+            && let Global::Set(old) = std::mem::replace(entry, Global::Set(value))
+        {
+            dismantle(old);
+        }
+    }
+
+    /// [`Renderer::put`], inlined where it runs on every loop iteration: the value
+    /// is stored where it was built, not handed over through memory.
+    #[inline(always)]
+    fn put_inline(&mut self, name: &Name, value: Value) {
+        if self.scope == 0
+            && let Some(entry) = self.globals.get_mut(name.slot() as usize)
+        {
+            if let Global::Set(old) = std::mem::replace(entry, Global::Set(value)) {
+                dismantle(old);
+            }
+            return;
+        }
+        self.put(name, value);
+    }
+
+    /// Sets the loop variable `name` to the array element at `at` (outside
+    /// macros): moves the reference the variable already holds when it can.
+    #[inline(always)]
+    fn store_element(&mut self, name: &Name, cursor: &crate::json::Cursor, at: u32) {
+        match self.globals.get_mut(name.slot() as usize) {
+            Some(Global::Set(value)) => cursor.write_into(at, value),
+            _ => {
+                let mut value = Value::Null;
+                cursor.write_into(at, &mut value);
+                self.put(name, value);
+            }
+        }
+    }
+
+    /// The value of the root variable `name` when it is set (outside macros), to
+    /// overwrite a number or boolean in place.
+    #[inline(always)]
+    fn scalar_slot(&mut self, name: &Name) -> Option<&mut Value> {
+        if self.scope != 0 {
+            return None;
+        }
+        match self.globals.get_mut(name.slot() as usize) {
+            Some(Global::Set(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    #[inline(never)]
+    fn put_in_frames(&mut self, name: &Name, value: &Value) {
         let mut scope = self.scope;
         while scope > 0 {
             let frame = &mut self.frames[scope - 1];
@@ -584,16 +761,6 @@ impl<'a> Renderer<'a> {
                 dismantle(old);
             }
             scope = frame.parent;
-        }
-        match self.globals.get_mut(name) {
-            Some(slot) => {
-                if let Some(old) = slot.replace(value) {
-                    dismantle(old);
-                }
-            }
-            None => {
-                self.globals.insert(name.clone(), Some(value));
-            }
         }
     }
 
@@ -608,13 +775,12 @@ impl<'a> Renderer<'a> {
             frame.by_name.remove(name);
             scope = frame.parent;
         }
-        let old = if self.bindings.get(name).is_some() {
-            self.globals.insert(name.clone(), None)
-        } else {
-            self.globals.remove(name)
-        };
-        if let Some(Some(old)) = old {
-            dismantle(old);
+        let bound = self.bindings.position(name).is_some();
+        if let Some(entry) = self.global_entry(name) {
+            let now = if bound { Global::Hidden } else { Global::Unset };
+            if let Global::Set(old) = std::mem::replace(entry, now) {
+                dismantle(old);
+            }
         }
     }
 
@@ -641,6 +807,14 @@ impl<'a> Renderer<'a> {
             scope = frame.parent;
         }
         None
+    }
+
+    /// One of the names every table has.
+    fn fixed_name(&self, slot: u32, text: &str) -> Name {
+        self.names
+            .get(slot)
+            .cloned()
+            .unwrap_or_else(|| Name::new(text))
     }
 
     fn find_macro(&self, name: &Name) -> Option<Arc<MacroDef>> {
@@ -683,6 +857,14 @@ impl<'a> Renderer<'a> {
 
     fn render_node(&mut self, node: &Node, out: &mut String) -> R<()> {
         self.step()?;
+        // Text and references alternate in most templates: tested one by one,
+        // the branches follow that pattern better than one jump on the kind.
+        if let Node::Text(text) = node {
+            return self.write(out, text);
+        }
+        if let Node::Ref(node) = node {
+            return self.render_ref(node, out);
+        }
         match node {
             Node::Text(text) => self.write(out, text),
             Node::Ref(node) => self.render_ref(node, out),
@@ -715,11 +897,39 @@ impl<'a> Renderer<'a> {
     #[inline(never)]
     fn choose_branch<'n>(&mut self, node: &'n IfNode) -> R<Option<&'n [Node]>> {
         for (cond, body) in &node.branches {
-            if self.condition(cond)? {
+            let holds = match &cond.kind {
+                ExprKind::Ref(reference) => match self.peeked_condition(reference) {
+                    Some(holds) => holds?,
+                    None => self.condition(cond)?,
+                },
+                _ => self.condition(cond)?,
+            };
+            if holds {
                 return Ok(Some(body));
             }
         }
         Ok(node.otherwise.as_deref())
+    }
+
+    /// `#if($reference)` when the reference can be read in place ([`Renderer::peek`]):
+    /// what [`Renderer::condition`] does, charged and failing as it would.
+    #[inline(always)]
+    fn peeked_condition(&mut self, reference: &Reference) -> Option<R<bool>> {
+        // Never null: true unless `false`.
+        let holds = self.peek(reference)? != Scalar::Bool(false);
+        Some((|| {
+            // `condition`'s nesting and step, then the reference's.
+            if self.depth >= MAX_DYNAMIC_DEPTH {
+                return Err(self.limit(Limit::Nesting(MAX_DYNAMIC_DEPTH)));
+            }
+            self.step()?;
+            self.at = reference.pos;
+            if self.depth + 1 >= MAX_DYNAMIC_DEPTH {
+                return Err(self.limit(Limit::Nesting(MAX_DYNAMIC_DEPTH)));
+            }
+            self.charge(reference.parts.len() as u64)?;
+            Ok(holds)
+        })())
     }
 
     #[inline(never)]
@@ -743,7 +953,69 @@ impl<'a> Renderer<'a> {
     fn render_ref(&mut self, node: &RefNode, out: &mut String) -> R<()> {
         let reference = &node.reference;
         self.at = reference.pos;
+        if node.backslashes == 0 {
+            let limit = self.limits.max_output_bytes;
+            let before = out.len();
+            let peeked = self.peek(reference);
+            let written = match peeked {
+                Some(Scalar::Text(text)) if before + text.len() <= limit => {
+                    out.push_str(text);
+                    true
+                }
+                Some(Scalar::Int(i)) => {
+                    crate::util::push_int(out, i);
+                    true
+                }
+                Some(Scalar::Float(f)) => {
+                    out.push_str(&crate::value::java_double(f));
+                    true
+                }
+                Some(Scalar::Bool(b)) => {
+                    out.push_str(if b { "true" } else { "false" });
+                    true
+                }
+                _ => false,
+            };
+            if written {
+                // What evaluating would have charged (the nesting, a step per
+                // member, the bytes written), failing as it would have.
+                let steps = self.steps.saturating_add(reference.parts.len() as u64);
+                let failure = if self.depth >= MAX_DYNAMIC_DEPTH {
+                    Some(Limit::Nesting(MAX_DYNAMIC_DEPTH))
+                } else if steps > self.limits.max_steps {
+                    Some(Limit::Steps(self.limits.max_steps))
+                } else if out.len() > limit {
+                    Some(Limit::OutputBytes(limit))
+                } else {
+                    None
+                };
+                if let Some(failure) = failure {
+                    out.truncate(before);
+                    return Err(self.limit(failure));
+                }
+                self.steps = steps;
+                return self.charge_bytes(out.len() - before);
+            }
+        }
         let value = self.eval_ref(reference)?;
+        if node.backslashes == 0 && !matches!(value, Value::Null) {
+            // The common case: a value written as it is.
+            let result = match value.as_str() {
+                Some(text) => self
+                    .write(out, text)
+                    .and_then(|()| self.charge_bytes(text.len())),
+                None => self.write_value(&value, out),
+            };
+            dismantle(value);
+            return result;
+        }
+        self.render_special_ref(node, value, out)
+    }
+
+    /// A reference that is escaped (`\$a`), preceded by backslashes, or null.
+    #[inline(never)]
+    fn render_special_ref(&mut self, node: &RefNode, value: Value, out: &mut String) -> R<()> {
+        let reference = &node.reference;
         let escaped = node.backslashes % 2 == 1;
         let prefix = if node.backslashes < 2 {
             String::new()
@@ -952,8 +1224,11 @@ impl<'a> Renderer<'a> {
             },
         };
         self.at = node.pos;
-        static NAMES: std::sync::OnceLock<LoopNames> = std::sync::OnceLock::new();
-        let names = NAMES.get_or_init(LoopNames::default).clone();
+        let names = LoopNames {
+            count: self.fixed_name(VELOCITY_COUNT, "velocityCount"),
+            has_next: self.fixed_name(VELOCITY_HAS_NEXT, "velocityHasNext"),
+            scope: self.fixed_name(FOREACH, "foreach"),
+        };
         let saved_item = self.lookup(&node.var)?;
         let saved_count = self.lookup(&names.count)?;
         let saved_has_next = self.lookup(&names.has_next)?;
@@ -969,11 +1244,13 @@ impl<'a> Renderer<'a> {
         self.next_loop = self.next_loop.saturating_add(1);
         self.loops.insert(address(&scope_object), id);
         self.put(&names.scope, Value::Object(scope_object));
+        let outer = self.innermost_loop.replace(scope.clone());
         Ok(Some(Box::new(LoopState {
             items,
             names,
             saved: [saved_item, saved_count, saved_has_next, saved_scope],
             scope,
+            outer,
             id,
         })))
     }
@@ -1011,17 +1288,47 @@ impl<'a> Renderer<'a> {
             return Err(self.limit(Limit::ForeachIterations(self.limits.max_foreach_iterations)));
         }
         self.step()?;
-        self.put(&state.names.count, Value::Int(iterations as i64 + 1));
-        let Ok(item) = state.items.next() else {
-            return Err(self.method_error(
-                "next",
-                node.pos,
-                MethodError::new("java.util.ConcurrentModificationException"),
-            ));
+        let count = iterations as i64 + 1;
+        match self.scalar_slot(&state.names.count) {
+            Some(Value::Int(slot)) => *slot = count,
+            _ => self.put_inline(&state.names.count, Value::Int(count)),
+        }
+        // The elements of an array read in place are stepped through without
+        // building a value for each (see `store_element`).
+        let element = match &mut state.items {
+            Items::Json {
+                json, cursor, next, ..
+            } if self.scope == 0 && json.list().is_none() => {
+                *next += 1;
+                Some(cursor.advance())
+            }
+            _ => None,
+        };
+        let item = match element {
+            Some(_) => None,
+            None => match state.items.next() {
+                Ok(item) => Some(item),
+                Err(()) => {
+                    return Err(self.method_error(
+                        "next",
+                        node.pos,
+                        MethodError::new("java.util.ConcurrentModificationException"),
+                    ));
+                }
+            },
         };
         let has_next = state.items.has_next();
-        self.put(&state.names.has_next, Value::Bool(has_next));
-        self.put(&node.var, item);
+        match self.scalar_slot(&state.names.has_next) {
+            Some(Value::Bool(slot)) => *slot = has_next,
+            _ => self.put_inline(&state.names.has_next, Value::Bool(has_next)),
+        }
+        match (item, element, &state.items) {
+            (Some(item), _, _) => self.put_inline(&node.var, item),
+            (None, Some(at), Items::Json { cursor, .. }) => {
+                self.store_element(&node.var, cursor, at);
+            }
+            _ => {}
+        }
         state.scope.index.set(state.scope.index.get() + 1);
         state.scope.has_next.set(has_next);
         Ok(())
@@ -1030,6 +1337,7 @@ impl<'a> Renderer<'a> {
     /// Restores what the loop overwrote.
     #[inline(never)]
     fn foreach_end(&mut self, node: &ForeachNode, state: LoopState) {
+        self.innermost_loop = state.outer;
         let scope_object: Rc<dyn HostObject> = state.scope;
         self.loops.remove(&address(&scope_object));
         let [item, count, has_next, scope] = state.saved;
@@ -1097,7 +1405,9 @@ impl<'a> Renderer<'a> {
         }
         if let Some(body) = &node.body {
             let block = self.new_block(body.clone());
-            frame.locals.insert(Name::from("bodyContent"), block);
+            frame
+                .locals
+                .insert(self.fixed_name(BODY_CONTENT, "bodyContent"), block);
         }
         let saved_scope = self.scope;
         self.frames.push(frame);
@@ -1132,7 +1442,10 @@ impl<'a> Renderer<'a> {
             .chain(self.extra_macros.keys())
             .cloned()
             .collect();
-        let ast = parser::parse_fragment(&text, &known).map_err(|source| {
+        let names = self
+            .evaluated_names
+            .get_or_insert_with(|| self.names.clone());
+        let ast = parser::parse_fragment(&text, &known, names).map_err(|source| {
             Interrupt::from(RenderError::Evaluate {
                 line: pos.line,
                 column: pos.column,
@@ -1163,24 +1476,25 @@ impl<'a> Renderer<'a> {
             if matches!(value, Value::Null) {
                 return Ok(Value::Null);
             }
-            value = match (part, &value) {
-                // A map member, the common case: what `apply_part` would do, directly.
-                (RefPart::Property { name, .. }, Value::Map(map)) if &**name != "class" => {
-                    self.step()?;
-                    let member = map
-                        .borrow()
-                        .raw_entry_v1()
-                        .from_key_hashed_nocheck(name.key_hash(), &**name)
-                        .map_or(Value::Null, |(_, v)| v.clone());
-                    dismantle(value);
-                    member
-                }
-                (RefPart::Property { name, .. }, Value::Json(json))
-                    if &**name != "class" && json.kind() == JsonKind::Object =>
-                {
-                    self.step()?;
-                    json.member(name).unwrap_or(Value::Null)
-                }
+            value = match part {
+                // A map or JSON object member, or a host object's property, the
+                // common cases: what `apply_part` would do, directly.
+                RefPart::Property { name, pos } if !name.is_class() => match &value {
+                    Value::Object(_) => {
+                        self.step()?;
+                        let found = self.property(&value, name, *pos)?;
+                        dismantle(value);
+                        found
+                    }
+                    _ => match direct_member(&value, name) {
+                        Some(member) => {
+                            self.step()?;
+                            dismantle(value);
+                            member
+                        }
+                        None => self.apply_part(value, part)?,
+                    },
+                },
                 _ => self.apply_part(value, part)?,
             };
         }
@@ -1394,6 +1708,15 @@ impl<'a> Renderer<'a> {
         Ok(match &expr.kind {
             ExprKind::Ref(reference) => {
                 self.at = reference.pos;
+                if let Some(scalar) = self.peek(reference) {
+                    // Never null: true unless `false`.
+                    let truth = scalar != Scalar::Bool(false);
+                    self.enter()?;
+                    let charged = self.charge(reference.parts.len() as u64);
+                    self.leave();
+                    charged?;
+                    return Ok(truth);
+                }
                 let value = self.eval_ref(reference)?;
                 let truth = value.is_truthy();
                 dismantle(value);

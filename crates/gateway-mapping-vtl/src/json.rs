@@ -25,6 +25,24 @@ use crate::hash::FxHashMap;
 use crate::methods::{TooLarge, push_limited, write_java};
 use crate::value::{List, MapHasher, Value, java_double};
 
+/// The bit of a member name in [`Builder`]'s `shapes`, from its length and its
+/// first eight bytes (little-endian, zero-padded: see [`name_prefix`]): names
+/// with different bits differ.
+#[inline]
+pub(crate) fn name_bit(prefix: u64, len: usize) -> u64 {
+    let mixed = (prefix ^ (len as u64).rotate_right(8)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    1 << (mixed >> 58)
+}
+
+/// The first eight bytes of a name, little-endian, zero-padded.
+#[inline]
+pub(crate) fn name_prefix(name: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let n = name.len().min(8);
+    word[..n].copy_from_slice(&name[..n]);
+    u64::from_le_bytes(word)
+}
+
 /// One node of a tape. Containers are followed by their contents; an object's
 /// members are a [`Node::Key`] each, followed by the member's value.
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +136,15 @@ enum Repr {
     Array(List),
 }
 
+/// A string, number or boolean read in place ([`JsonRef::peek`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Text(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
 /// What a [`JsonRef`] stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonKind {
@@ -142,11 +169,26 @@ impl std::fmt::Debug for JsonRef {
 pub(crate) struct Builder {
     nodes: Vec<Node>,
     text: String,
-    /// Where the keys of the objects being built are (a stack shared by all levels).
-    keys: Vec<u32>,
+    /// The objects being built whose names may repeat ([`Builder::begin_object`]),
+    /// innermost last.
+    shapes: Vec<Shape>,
     /// Set when the document outgrew 32-bit offsets.
     overflow: bool,
 }
+
+/// An object being built whose names may repeat: a bit for each member name,
+/// chosen by its length and end bytes, whether two names chose the same bit (only
+/// then can a name repeat), and how many members it has so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Shape {
+    bits: u64,
+    alike: bool,
+    members: u32,
+}
+
+/// Where an object being built starts ([`Builder::begin_object`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectStart(u32);
 
 /// A document too large for a tape (4 GiB of text or nodes).
 #[derive(Debug, Clone, Copy)]
@@ -157,37 +199,80 @@ impl Builder {
         Self {
             nodes: Vec::with_capacity(nodes),
             text: String::with_capacity(text),
-            keys: Vec::new(),
+            shapes: Vec::new(),
             overflow: false,
         }
     }
 
-    fn offset(&mut self, n: usize) -> u32 {
-        match u32::try_from(n) {
-            Ok(n) if n != DROPPED => n,
-            _ => {
-                self.overflow = true;
-                0
-            }
+    /// A builder for a document read from `text`: the tape's text starts with
+    /// `text`, so that strings can point into it ([`Builder::str_span`]).
+    pub(crate) fn for_source(text: &str) -> Self {
+        Self::from_source(text, false)
+    }
+
+    /// [`Builder::for_source`], for a tape given back with [`Tape::recycle`]
+    /// when done with: its buffers are those of the last tape given back.
+    pub(crate) fn for_source_recycled(text: &str) -> Self {
+        Self::from_source(text, true)
+    }
+
+    fn from_source(source: &str, recycled: bool) -> Self {
+        let mut spare = SPARE.take();
+        let (mut nodes, mut text) = if recycled {
+            (
+                std::mem::take(&mut spare.nodes),
+                std::mem::take(&mut spare.text),
+            )
+        } else {
+            (Vec::new(), String::new())
+        };
+        let shapes = std::mem::take(&mut spare.shapes);
+        SPARE.set(spare);
+        // About one node per eight bytes of typical JSON; room for some escaped
+        // strings after the source.
+        nodes.reserve(source.len() / 8 + 1);
+        text.reserve(source.len() + source.len() / 8);
+        text.push_str(source);
+        Self {
+            nodes,
+            text,
+            shapes,
+            overflow: false,
         }
     }
 
+    #[inline]
+    fn offset(&mut self, n: usize) -> u32 {
+        // Below `DROPPED` (`u32::MAX`), so it fits.
+        if n < DROPPED as usize {
+            n as u32
+        } else {
+            self.overflow = true;
+            0
+        }
+    }
+
+    #[inline]
     fn here(&mut self) -> u32 {
         self.offset(self.nodes.len())
     }
 
+    #[inline]
     pub(crate) fn null(&mut self) {
         self.nodes.push(Node::Null);
     }
 
+    #[inline]
     pub(crate) fn bool(&mut self, b: bool) {
         self.nodes.push(Node::Bool(b));
     }
 
+    #[inline]
     pub(crate) fn int(&mut self, i: i64) {
         self.nodes.push(Node::Int(i));
     }
 
+    #[inline]
     pub(crate) fn float(&mut self, f: f64) {
         self.nodes.push(Node::Float(f));
     }
@@ -212,6 +297,45 @@ impl Builder {
         self.nodes.push(Node::Str { start, len });
     }
 
+    /// A string value already in the text, at `start..start + len`.
+    #[inline(always)]
+    pub(crate) fn str_span(&mut self, start: usize, len: usize) {
+        let start = self.offset(start);
+        let len = self.offset(len);
+        self.nodes.push(Node::Str { start, len });
+    }
+
+    /// A member name already in the text, at `start..start + len`, whose
+    /// [`name_prefix`] is `prefix`; its value comes next.
+    #[inline(always)]
+    pub(crate) fn key_span(&mut self, start: usize, len: usize, prefix: u64) {
+        let bit = name_bit(prefix, len);
+        let start = self.offset(start);
+        let len = self.offset(len);
+        let value = self.offset(self.nodes.len() + 1);
+        self.nodes.push(Node::Key { start, len, value });
+        self.note_name(bit);
+    }
+
+    /// Notes a member name of the innermost object being built.
+    #[inline]
+    fn note_name(&mut self, bit: u64) {
+        if let Some(shape) = self.shapes.last_mut() {
+            shape.alike |= shape.bits & bit != 0;
+            shape.bits |= bit;
+            shape.members += 1;
+        }
+    }
+
+    /// A string value written by `write` straight into the document's text.
+    pub(crate) fn str_with(&mut self, write: impl FnOnce(&mut String)) {
+        let before = self.text.len();
+        write(&mut self.text);
+        let start = self.offset(before);
+        let len = self.offset(self.text.len() - before);
+        self.nodes.push(Node::Str { start, len });
+    }
+
     /// A string value, or null.
     pub(crate) fn opt_str(&mut self, s: Option<&str>) {
         match s {
@@ -221,12 +345,14 @@ impl Builder {
     }
 
     /// Starts an array; returns what [`Builder::end_array`] takes.
+    #[inline]
     pub(crate) fn begin_array(&mut self) -> u32 {
         let at = self.here();
         self.nodes.push(Node::Array { len: 0, end: 0 });
         at
     }
 
+    #[inline]
     pub(crate) fn end_array(&mut self, at: u32, len: usize) {
         let len = self.offset(len);
         let end = self.here();
@@ -235,25 +361,65 @@ impl Builder {
         }
     }
 
-    /// Starts an object; returns what [`Builder::end_object`] takes.
-    pub(crate) fn begin_object(&mut self) -> (u32, usize) {
+    /// Starts an object whose member names may repeat (one read from JSON text);
+    /// its members are added with [`Builder::key`] or [`Builder::key_span`] and
+    /// their values, and it ends with [`Builder::end_object`].
+    #[inline]
+    pub(crate) fn begin_object(&mut self) -> ObjectStart {
         let at = self.here();
         self.nodes.push(Node::Object { len: 0, end: 0 });
-        (at, self.keys.len())
+        self.shapes.push(Shape::default());
+        ObjectStart(at)
     }
 
     /// A member name; its value comes next.
     pub(crate) fn key(&mut self, name: &str) {
-        let (start, len) = self.push_text(name);
-        let at = self.here();
-        let value = self.offset(self.nodes.len() + 1);
-        self.nodes.push(Node::Key { start, len, value });
-        self.keys.push(at);
+        self.key_distinct(name);
+        self.note_name(name_bit(name_prefix(name.as_bytes()), name.len()));
     }
 
-    pub(crate) fn end_object(&mut self, (at, first_key): (u32, usize)) {
-        let keys = self.keys.split_off(first_key.min(self.keys.len()));
-        let len = keys.len() - self.drop_repeated_keys(&keys);
+    pub(crate) fn end_object(&mut self, ObjectStart(at): ObjectStart) {
+        let shape = self.shapes.pop().unwrap_or_default();
+        let dropped = if shape.alike {
+            let keys: Vec<u32> = self.member_keys(at).collect();
+            self.drop_repeated_keys(&keys)
+        } else {
+            0
+        };
+        let len = self.offset(shape.members as usize - dropped);
+        let end = self.here();
+        if let Some(node) = self.nodes.get_mut(at as usize) {
+            *node = Node::Object { len, end };
+        }
+    }
+
+    /// Starts an object whose member names the caller knows to be distinct (the
+    /// keys of a map); its members are added with [`Builder::key_distinct`] and
+    /// their values, and it ends with [`Builder::end_object_distinct`].
+    #[inline]
+    pub(crate) fn begin_object_distinct(&mut self) -> ObjectStart {
+        let at = self.here();
+        self.nodes.push(Node::Object { len: 0, end: 0 });
+        ObjectStart(at)
+    }
+
+    /// A member name of an object started with [`Builder::begin_object_distinct`];
+    /// its value comes next.
+    pub(crate) fn key_distinct(&mut self, name: &str) {
+        let (start, len) = self.push_text(name);
+        let value = self.offset(self.nodes.len() + 1);
+        self.nodes.push(Node::Key { start, len, value });
+    }
+
+    /// Ends an object started with [`Builder::begin_object_distinct`]: nothing
+    /// is checked.
+    pub(crate) fn end_object_distinct(&mut self, ObjectStart(at): ObjectStart) {
+        #[cfg(debug_assertions)]
+        {
+            let keys: Vec<u32> = self.member_keys(at).collect();
+            debug_assert_eq!(self.clone_for_check().drop_repeated_keys(&keys), 0);
+        }
+        let len = self.member_keys(at).count();
         let len = self.offset(len);
         let end = self.here();
         if let Some(node) = self.nodes.get_mut(at as usize) {
@@ -261,11 +427,47 @@ impl Builder {
         }
     }
 
+    /// A copy of the nodes and text, for checks in debug builds.
+    #[cfg(debug_assertions)]
+    fn clone_for_check(&self) -> Self {
+        Self {
+            nodes: self.nodes.clone(),
+            text: self.text.clone(),
+            shapes: Vec::new(),
+            overflow: false,
+        }
+    }
+
+    /// The key nodes of the object at `at`, whose members are all added (its own
+    /// node not yet finished).
+    fn member_keys(&self, at: u32) -> impl Iterator<Item = u32> + '_ {
+        let end = self.nodes.len() as u32;
+        let mut next = at + 1;
+        std::iter::from_fn(move || {
+            (next < end).then(|| {
+                let key = next;
+                next = match self.nodes.get(key as usize + 1) {
+                    Some(Node::Array { end, .. } | Node::Object { end, .. }) => *end,
+                    _ => key + 2,
+                };
+                key
+            })
+        })
+    }
+
     fn key_text(&self, at: u32) -> Option<&str> {
         match self.nodes.get(at as usize) {
             Some(Node::Key { start, len, .. }) => self
                 .text
                 .get(*start as usize..(*start as usize + *len as usize)),
+            _ => None,
+        }
+    }
+
+    /// The length of the name of the key node at `at`.
+    fn key_len(&self, at: u32) -> Option<u32> {
+        match self.nodes.get(at as usize) {
+            Some(Node::Key { len, .. }) => Some(*len),
             _ => None,
         }
     }
@@ -279,10 +481,15 @@ impl Builder {
         }
         // (earlier, later) pairs with the same name, the earlier one kept.
         let mut repeats = Vec::new();
-        if keys.len() <= 16 {
+        if keys.len() <= 32 {
+            // Names of different lengths differ: most pairs are told apart
+            // without reading their text.
             for (i, &later) in keys.iter().enumerate().skip(1) {
-                let name = self.key_text(later);
-                if let Some(&first) = keys[..i].iter().find(|&&k| self.key_text(k) == name) {
+                let len = self.key_len(later);
+                let first = keys[..i]
+                    .iter()
+                    .find(|&&k| self.key_len(k) == len && self.key_text(k) == self.key_text(later));
+                if let Some(&first) = first {
                     repeats.push((first, later));
                 }
             }
@@ -330,26 +537,41 @@ impl Builder {
                 self.end_array(at, items.len());
             }
             serde_json::Value::Object(members) => {
-                let at = self.begin_object();
+                // A `serde_json` map has no repeated keys.
+                let at = self.begin_object_distinct();
                 for (key, member) in members {
-                    self.key(key);
+                    self.key_distinct(key);
                     self.json(member);
                 }
-                self.end_object(at);
+                self.end_object_distinct(at);
             }
         }
+    }
+
+    /// The finished tape.
+    fn into_tape(mut self) -> Result<Tape, TooBig> {
+        let mut shapes = std::mem::take(&mut self.shapes);
+        if shapes.capacity() <= MAX_SPARE_ITEMS {
+            shapes.clear();
+            SPARE.with(|cell| {
+                let mut spare = cell.take();
+                spare.shapes = shapes;
+                cell.set(spare);
+            });
+        }
+        if self.overflow {
+            return Err(TooBig);
+        }
+        Ok(Tape {
+            nodes: self.nodes,
+            text: self.text,
+        })
     }
 
     /// The first node as a value: scalars as themselves, strings, arrays and
     /// objects as references into the finished document.
     pub(crate) fn finish(self) -> Result<Value, TooBig> {
-        if self.overflow {
-            return Err(TooBig);
-        }
-        let tape = Tape {
-            nodes: self.nodes,
-            text: self.text,
-        };
+        let tape = self.into_tape()?;
         Ok(match tape.nodes.first() {
             None | Some(Node::Null | Node::Key { .. }) => Value::Null,
             Some(&Node::Bool(b)) => Value::Bool(b),
@@ -366,7 +588,57 @@ impl Builder {
 /// Parses JSON text into a document, with `serde_json`'s errors: the same value
 /// [`Value::parse_json_text`] builds, read in place.
 pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
-    // A tape has at most one node per byte of text, and no more text.
+    match crate::scan::scan(text) {
+        Ok(scanned) => scanned
+            .builder
+            .finish()
+            .map_err(|TooBig| serde::de::Error::custom("the document is too large")),
+        // Malformed, or left to `serde_json`: it reports the error or reads it.
+        Err(crate::scan::GiveUp) => parse_with_serde(text),
+    }
+}
+
+/// `text` printed compactly as [`crate::util::json_string`] prints the same JSON
+/// (what `$input.json('$')` gives), read with the fast scanner; `None` when it
+/// does not read `text` (malformed, or left to `serde_json`) or when `text` holds
+/// an unsigned integer wider than `i64` (which the tape cannot print as given).
+pub(crate) fn compact_text(text: &str) -> Option<String> {
+    let scanned = crate::scan::scan_into(text, Builder::for_source_recycled(text)).ok()?;
+    if scanned.wide_unsigned {
+        return None;
+    }
+    let tape = scanned.builder.into_tape().ok()?;
+    let mut out = String::with_capacity(text.len());
+    tape.write_compact(0, &mut out);
+    tape.recycle();
+    Some(out)
+}
+
+/// Buffers kept between documents on a thread, so that reading a small one
+/// allocates little: the stack of objects being built, and the tape of a
+/// document that was only printed ([`compact_text`]).
+#[derive(Default)]
+struct Spare {
+    shapes: Vec<Shape>,
+    nodes: Vec<Node>,
+    text: String,
+}
+
+thread_local! {
+    static SPARE: std::cell::Cell<Spare> = const {
+        std::cell::Cell::new(Spare {
+            shapes: Vec::new(),
+            nodes: Vec::new(),
+            text: String::new(),
+        })
+    };
+}
+
+/// The largest buffers kept in [`Spare`], in items (nodes, bytes, objects).
+const MAX_SPARE_ITEMS: usize = 64 * 1024;
+
+/// [`parse`], reading with `serde_json`.
+pub(crate) fn parse_with_serde(text: &str) -> Result<Value, serde_json::Error> {
     let mut builder = Builder::with_capacity(text.len() / 8 + 1, text.len() / 2);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     serde::de::DeserializeSeed::deserialize(
@@ -528,16 +800,19 @@ impl serde::de::Visitor<'_> for KeySeed<'_> {
 // ----- reading ---------------------------------------------------------------------------
 
 impl Tape {
+    #[inline]
     fn node(&self, at: u32) -> Node {
         self.nodes.get(at as usize).copied().unwrap_or(Node::Null)
     }
 
+    #[inline]
     fn slice(&self, start: u32, len: u32) -> &str {
         self.text
             .get(start as usize..start as usize + len as usize)
             .unwrap_or("")
     }
 
+    #[inline]
     fn str_at(&self, at: u32) -> &str {
         match self.node(at) {
             Node::Str { start, len } | Node::Key { start, len, .. } => self.slice(start, len),
@@ -546,6 +821,7 @@ impl Tape {
     }
 
     /// Where the nodes of the value at `at` end.
+    #[inline]
     fn end_of(&self, at: u32) -> u32 {
         match self.node(at) {
             Node::Array { end, .. } | Node::Object { end, .. } => end,
@@ -585,6 +861,94 @@ impl Tape {
     }
 }
 
+impl Tape {
+    /// Gives the tape's buffers back for the next [`Builder::for_source_recycled`].
+    fn recycle(self) {
+        let Self {
+            mut nodes,
+            mut text,
+        } = self;
+        if nodes.capacity() > MAX_SPARE_ITEMS || text.capacity() > MAX_SPARE_ITEMS {
+            return;
+        }
+        nodes.clear();
+        text.clear();
+        SPARE.with(|cell| {
+            let mut spare = cell.take();
+            spare.nodes = nodes;
+            spare.text = text;
+            cell.set(spare);
+        });
+    }
+
+    /// The value node of the member `name` of the object at `at` (whose nodes end
+    /// before `end`), searched in order.
+    #[inline(always)]
+    fn find_member(&self, at: u32, members: u32, end: u32, name: &str) -> Option<u32> {
+        if u64::from(end) == u64::from(at) + 1 + 2 * u64::from(members) {
+            // Every member is a name and one node (no nested arrays or objects, no
+            // repeated names): the names are every other node.
+            let nodes = self.nodes.get(at as usize + 1..end as usize)?;
+            for pair in nodes.chunks_exact(2) {
+                if let Node::Key { start, len, value } = pair[0]
+                    && len as usize == name.len()
+                    && same_bytes(self.slice(start, len).as_bytes(), name.as_bytes())
+                {
+                    return Some(value);
+                }
+            }
+            return None;
+        }
+        let mut next = at + 1;
+        while next < end {
+            let Some(&Node::Key { start, len, value }) = self.nodes.get(next as usize) else {
+                return None;
+            };
+            if len as usize == name.len()
+                && value != DROPPED
+                && same_bytes(self.slice(start, len).as_bytes(), name.as_bytes())
+            {
+                return Some(value);
+            }
+            next = self.end_of(next + 1);
+        }
+        None
+    }
+
+    /// Appends the value at `at` as compact JSON (see [`compact_text`]).
+    fn write_compact(&self, at: u32, out: &mut String) {
+        match self.node(at) {
+            Node::Null | Node::Key { .. } => out.push_str("null"),
+            Node::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Node::Int(i) => crate::util::push_int(out, i),
+            Node::Float(f) => out.push_str(&java_double(f)),
+            Node::Str { .. } => crate::util::write_json_string(out, self.str_at(at)),
+            Node::Array { .. } => {
+                out.push('[');
+                for (i, item) in self.items(at).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.write_compact(item, out);
+                }
+                out.push(']');
+            }
+            Node::Object { .. } => {
+                out.push('{');
+                for (i, (key, value)) in self.members(at).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    crate::util::write_json_string(out, self.str_at(key));
+                    out.push(':');
+                    self.write_compact(value, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
 impl Doc {
     fn new(tape: Tape) -> Self {
         Self {
@@ -596,6 +960,7 @@ impl Doc {
 
     /// The value of the node at `at`: scalars as themselves, strings, arrays and
     /// objects as references.
+    #[inline]
     fn value_at(self: &Rc<Self>, at: u32) -> Value {
         match self.tape.node(at) {
             Node::Null | Node::Key { .. } => Value::Null,
@@ -610,6 +975,7 @@ impl Doc {
     }
 
     /// The converted map or list of the node at `at`, if the document is converted.
+    #[inline]
     fn converted_at(&self, at: u32) -> Option<&Value> {
         self.converted.get().and_then(|table| table.get(&at))
     }
@@ -690,6 +1056,7 @@ impl Doc {
 impl JsonRef {
     /// What this stands for.
     #[must_use]
+    #[inline]
     pub fn kind(&self) -> JsonKind {
         match &self.0 {
             Repr::Str(..) => JsonKind::String,
@@ -703,6 +1070,7 @@ impl JsonRef {
 
     /// The text of a string.
     #[must_use]
+    #[inline]
     pub fn as_str(&self) -> Option<&str> {
         match &self.0 {
             Repr::Str(tape, at) => Some(tape.str_at(*at)),
@@ -746,6 +1114,7 @@ impl JsonRef {
     }
 
     /// The list of a converted array.
+    #[inline]
     pub(crate) fn list(&self) -> Option<List> {
         match &self.0 {
             Repr::Array(list) => Some(list.clone()),
@@ -782,18 +1151,61 @@ impl JsonRef {
                 _ => None,
             };
         }
-        let Node::Object { len, .. } = doc.tape.node(*at) else {
+        let Node::Object { len, end } = doc.tape.node(*at) else {
             return None;
         };
         let found = if len > INDEX_FROM {
             doc.member_index(*at, name)
         } else {
-            doc.tape
-                .members(*at)
-                .find(|&(key, _)| doc.tape.str_at(key) == name)
-                .map(|(_, value)| value)
+            doc.tape.find_member(*at, len, end, name)
         };
         Some(found.map_or(Value::Null, |value| doc.value_at(value)))
+    }
+
+    /// The scalar at the end of a path of member names, read in place: `None`
+    /// when the path has anything but names (`None` items), leaves unconverted
+    /// objects, or ends anywhere else than at a string, number or boolean (the
+    /// caller then evaluates the path normally).
+    #[inline]
+    pub(crate) fn peek<'n>(
+        &self,
+        mut path: impl Iterator<Item = Option<&'n str>>,
+    ) -> Option<Scalar<'_>> {
+        let (doc, mut at) = match &self.0 {
+            Repr::Str(tape, at) => {
+                return match path.next() {
+                    None => Some(Scalar::Text(tape.str_at(*at))),
+                    Some(_) => None,
+                };
+            }
+            Repr::Node(doc, at) => (doc, *at),
+            Repr::Array(_) => return None,
+        };
+        if doc.converted.get().is_some() {
+            return None;
+        }
+        for name in path {
+            let name = name?;
+            let Node::Object { len, end } = doc.tape.node(at) else {
+                return None;
+            };
+            at = if len > INDEX_FROM {
+                doc.member_index(at, name)?
+            } else {
+                doc.tape.find_member(at, len, end, name)?
+            };
+        }
+        let node = doc.tape.node(at);
+        // Strings first (see `Renderer::render_node`).
+        if let Node::Str { start, len } = node {
+            return Some(Scalar::Text(doc.tape.slice(start, len)));
+        }
+        match node {
+            Node::Int(i) => Some(Scalar::Int(i)),
+            Node::Float(f) => Some(Scalar::Float(f)),
+            Node::Bool(b) => Some(Scalar::Bool(b)),
+            _ => None,
+        }
     }
 
     /// The element count of an array or member count of an object.
@@ -885,6 +1297,41 @@ impl JsonRef {
                 },
             },
         }
+    }
+}
+
+/// Whether two byte strings of the same length are equal, compared a word at a
+/// time (member names are short: calling `memcmp` costs more than comparing).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word8(bytes: &[u8], at: usize) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    }
+    fn word4(bytes: &[u8], at: usize) -> u32 {
+        let mut word = [0u8; 4];
+        word.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_le_bytes(word)
+    }
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    if len >= 8 {
+        // Whole words, the last one overlapping the one before.
+        let mut at = 0;
+        while at + 8 < len {
+            if word8(a, at) != word8(b, at) {
+                return false;
+            }
+            at += 8;
+        }
+        word8(a, len - 8) == word8(b, len - 8)
+    } else if len >= 4 {
+        word4(a, 0) == word4(b, 0) && word4(a, len - 4) == word4(b, len - 4)
+    } else {
+        a == b
     }
 }
 
@@ -1040,6 +1487,54 @@ impl Cursor {
         self.next = self.doc.tape.end_of(self.next);
         value
     }
+
+    /// Steps to the next element (the caller counts them) and returns its node,
+    /// for [`Cursor::write_into`].
+    #[inline]
+    pub(crate) fn advance(&mut self) -> u32 {
+        let at = self.next;
+        self.next = self.doc.tape.end_of(at);
+        at
+    }
+
+    /// Sets `dest` to the element at `node`: when `dest` already refers to a
+    /// node of the same kind in this document, by moving that reference (no
+    /// reference counting, no value handed around).
+    #[inline]
+    pub(crate) fn write_into(&self, node: u32, dest: &mut Value) {
+        let moved = match (self.doc.tape.node(node), &mut *dest) {
+            (
+                Node::Array { .. } | Node::Object { .. },
+                Value::Json(JsonRef(Repr::Node(doc, at))),
+            ) if Rc::ptr_eq(doc, &self.doc) => {
+                *at = node;
+                true
+            }
+            (Node::Str { .. }, Value::Json(JsonRef(Repr::Str(tape, at))))
+                if Rc::ptr_eq(tape, &self.doc.tape) =>
+            {
+                *at = node;
+                true
+            }
+            _ => false,
+        };
+        if !moved {
+            crate::value::dismantle(std::mem::replace(dest, self.doc.value_at(node)));
+        }
+    }
+}
+
+impl JsonRef {
+    /// Whether this is the last reference to converted values (dropping it would
+    /// free them).
+    #[inline]
+    pub(crate) fn owns_values(&self) -> bool {
+        match &self.0 {
+            Repr::Str(..) => false,
+            Repr::Node(doc, _) => Rc::strong_count(doc) == 1 && doc.converted.get().is_some(),
+            Repr::Array(list) => Rc::strong_count(list) == 1,
+        }
+    }
 }
 
 /// Takes a reference apart for [`crate::value::dismantle`]: when it held the last
@@ -1092,6 +1587,87 @@ mod tests {
     }
 
     #[test]
+    fn byte_strings_compare_as_slices_do() {
+        for len in 0..24usize {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "{len} {at}");
+            }
+            assert!(!same_bytes(&a, &a[..len.saturating_sub(1)]) || len == 0);
+        }
+    }
+
+    #[test]
+    fn values_read_in_place_count_against_the_limits_as_evaluated_ones() {
+        let text = r#"{"s": "text", "n": 12, "f": 2.5, "t": true, "b": {"k": "v"}, "z": null}"#;
+        let template = Template::compile(
+            "$d.s|$d.n|$d.f|$d.t|#if($d.t)y#end|#if($d.b.k)k#end|$d.b.k|$d.z|$d.b.class.simpleName",
+        )
+        .unwrap();
+        for max_output_bytes in 0..50 {
+            for max_steps in 0..40 {
+                let limits = crate::RenderLimits {
+                    max_output_bytes,
+                    max_steps,
+                    ..crate::RenderLimits::default()
+                };
+                let results: Vec<_> = [lazy(text), converted(text)]
+                    .into_iter()
+                    .map(|d| {
+                        let mut bindings = Bindings::new();
+                        bindings.set("d", d);
+                        template.render_with(&bindings, &limits)
+                    })
+                    .collect();
+                assert_eq!(results[0], results[1], "{max_output_bytes} {max_steps}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_read_in_place_nest_as_evaluated_ones() {
+        // Deep enough nesting reaches the renderer's depth limit somewhere inside
+        // the reference or condition: read in place or evaluated, the render
+        // must fail (or not) at the same place.
+        let text = r#"{"t": true, "s": "x"}"#;
+        let mut nesting_errors = std::collections::HashSet::new();
+        for (width, shift) in (1..48).flat_map(|w| (0..3).map(move |s| (w, s))) {
+            let open = "#if($d.t)$d.s".repeat(width);
+            let close = "#end".repeat(width);
+            // `#evaluate` recursing (outside macros, where references are read in
+            // place); blocks around it shift the depth by one each.
+            let template = Template::compile(&format!(
+                "#set($t = '{open}#evaluate($t){close}'){}#evaluate($t){}",
+                "#if(true)".repeat(shift),
+                "#end".repeat(shift),
+            ))
+            .unwrap();
+            let results: Vec<_> = [lazy(text), converted(text)]
+                .into_iter()
+                .map(|d| {
+                    let mut bindings = Bindings::new();
+                    bindings.set("d", d);
+                    template.render(&bindings)
+                })
+                .collect();
+            assert_eq!(results[0], results[1], "{width}");
+            if let Err(crate::RenderError::LimitExceeded {
+                limit: crate::Limit::Nesting(_),
+                column,
+                ..
+            }) = results[0]
+            {
+                nesting_errors.insert(column);
+            }
+        }
+        // The limit was met at several places (conditions, references, macros).
+        assert!(nesting_errors.len() > 5, "{nesting_errors:?}");
+    }
+
+    #[test]
     fn reads_match_a_converted_document() {
         let text = r#"{"a": [1, "x", {"c": 5}, [2.5, null]], "b": {"k": "v/w", "n": null},
                        "s": "str", "a": [1, "x", {"c": 5}, [2.5, null]], "t": true}"#;
@@ -1111,6 +1687,16 @@ mod tests {
             "#foreach($x in $d.a)#if($foreach.first)$d.a.add(0)#end$x#end",
             "#foreach($x in $d.a)$x#if($foreach.first)$d.a.set(1, 0)#end#end",
             "$d.a[2].put(\"c\", 6)$d.a",
+            "#foreach($e in $d.a)#if($foreach.first)#set($first = $e)#end#end$first",
+            "#foreach($e in $d.a)#if($foreach.index == 2)#set($third = $e)#end#end$third $third.c",
+            "#foreach($velocityCount in $d.a)$velocityCount,#end",
+            "#foreach($velocityHasNext in $d.a)$velocityHasNext,#end",
+            "#foreach($e in $d.a)#set($e = 'x')$e#end",
+            "#foreach($e in $d.a)#foreach($f in $d.a)$e$f;#end#end",
+            "#foreach($e in $d.a)[$e]#if($foreach.index == 1)$d.a.add(7)#end#end",
+            "#foreach($e in $d.a)[$e]#if($foreach.index == 1)$d.b.put('z', 1)#end#end",
+            "#macro(m $l)#foreach($e in $l)$e#end#end#m($d.a)",
+            "#set($e = 5)#foreach($e in $d.a)$e#end$e",
             "\"$d.s\" $d.s.toUpperCase() #if($d.s == \"str\")yes#end $d.s.equals(\"str\")",
         ] {
             assert_eq!(

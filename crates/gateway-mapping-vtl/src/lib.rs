@@ -23,6 +23,7 @@ mod eval;
 mod hash;
 mod json;
 mod parser;
+mod scan;
 mod template;
 
 pub use bindings::{Bindings, NullRendering};

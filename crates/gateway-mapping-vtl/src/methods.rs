@@ -291,9 +291,8 @@ pub(crate) fn write_java(
         Value::Bool(b) => push_limited(out, if *b { "true" } else { "false" }, limit),
         Value::Int(i) => {
             // Written in place (no temporary string), then held to the limit.
-            use std::fmt::Write as _;
             let before = out.len();
-            let _ = write!(out, "{i}");
+            crate::util::push_int(out, *i);
             if out.len() > limit {
                 out.truncate(before);
                 return Err(TooLarge);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::ast::{
     Ast, BinOp, Binary, CallKind, DefineNode, Expr, ExprKind, ForeachNode, IfNode, MacroArg,
-    MacroCallNode, MacroDef, Name, Node, Pos, RefNode, RefPart, Reference, SetNode,
+    MacroCallNode, MacroDef, Name, Names, Node, Pos, RefNode, RefPart, Reference, SetNode,
 };
 
 /// The largest template accepted: API Gateway's mapping-template limit (300 KB).
@@ -80,24 +80,34 @@ pub(crate) fn parse_template(src: &str) -> Result<Ast, ParseError> {
     Ok(Ast {
         nodes,
         macros: ctx.macros,
+        names: ctx.names,
     })
 }
 
 /// Parses the argument of `#evaluate` at render time. `known` are the macros
 /// already registered (calls to them resolve); macros the text defines are
-/// returned in the [`Ast`].
-pub(crate) fn parse_fragment(src: &str, known: &HashSet<Name>) -> Result<Ast, ParseError> {
+/// returned in the [`Ast`]. Names are numbered in `names` (the rendering
+/// template's, extended with the new ones); the returned [`Ast`]'s own table is
+/// left empty.
+pub(crate) fn parse_fragment(
+    src: &str,
+    known: &HashSet<Name>,
+    names: &mut Names,
+) -> Result<Ast, ParseError> {
     let mut ctx = Ctx {
         defined: known.clone(),
+        names: std::mem::take(names),
         ..Ctx::default()
     };
     let nodes = {
         let mut parser = Parser::new(src, Pos { line: 1, column: 1 }, &mut ctx);
-        parser.parse_top()?
+        parser.parse_top()
     };
+    *names = ctx.names;
     Ok(Ast {
-        nodes,
+        nodes: nodes?,
         macros: ctx.macros,
+        names: Names::default(),
     })
 }
 
@@ -110,19 +120,14 @@ struct Ctx {
     defined: HashSet<Name>,
     /// Above zero while inside a macro body.
     macro_body: usize,
-    /// Every name so far, so that equal names share one allocation.
-    names: HashMap<String, Name>,
+    /// Every name so far, numbered; equal names share one allocation.
+    names: Names,
 }
 
 impl Ctx {
     /// The name `text`, shared with every earlier occurrence.
     fn intern(&mut self, text: &str) -> Name {
-        if let Some(name) = self.names.get(text) {
-            return name.clone();
-        }
-        let name = Name::new(text);
-        self.names.insert(text.to_owned(), name.clone());
-        name
+        self.names.intern(text)
     }
 }
 

@@ -378,7 +378,7 @@ impl<'de> serde::de::Visitor<'de> for JsonWriter<'_> {
     }
 
     fn visit_i64<E>(self, i: i64) -> Result<(), E> {
-        push_display(self.out, i);
+        push_int(self.out, i);
         Ok(())
     }
 
@@ -516,7 +516,7 @@ fn write_json(out: &mut String, value: &serde_json::Value) {
         serde_json::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         serde_json::Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                push_display(out, i);
+                push_int(out, i);
             } else if let Some(u) = n.as_u64() {
                 push_display(out, u);
             } else {
@@ -556,26 +556,86 @@ fn push_display(out: &mut String, value: impl std::fmt::Display) {
     let _ = write!(out, "{value}");
 }
 
+/// Appends `s` as a JSON string, escaped as json-smart escapes it (see
+/// [`json_string`]).
 pub(crate) fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '/' => out.push_str("\\/"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2000}'..='\u{20ff}' => {
+    let bytes = s.as_bytes();
+    // Characters written as they are go out in runs, from `plain` on.
+    let mut plain = 0;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if !MAY_ESCAPE[usize::from(byte)] {
+            at += 1;
+            continue;
+        }
+        // `byte` is ASCII or starts a character: `at` is a character boundary.
+        let Some(c) = s.get(at..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        let escape = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '/' => Some("\\/"),
+            '\u{8}' => Some("\\b"),
+            '\u{c}' => Some("\\f"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2000}'..='\u{20ff}' => Some(""),
+            _ => None,
+        };
+        if let Some(escape) = escape {
+            out.push_str(s.get(plain..at).unwrap_or_default());
+            if escape.is_empty() {
                 // All of these are in the Basic Multilingual Plane: one UTF-16 unit.
                 push_unicode_escape(out, u16::try_from(u32::from(c)).unwrap_or(0xfffd));
+            } else {
+                out.push_str(escape);
             }
-            c => out.push(c),
+            plain = at + c.len_utf8();
+        }
+        at += c.len_utf8();
+    }
+    out.push_str(s.get(plain..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Bytes that start a character [`write_json_string`] may escape: ASCII controls,
+/// `"`, `\`, `/`, DEL, and the first bytes of U+0080–U+00BF and U+2000–U+2FFF.
+const MAY_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'/' as usize] = true;
+    table[0x7f] = true;
+    table[0xc2] = true;
+    table[0xe2] = true;
+    table
+};
+
+/// Appends an integer in decimal.
+pub(crate) fn push_int(out: &mut String, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
         }
     }
-    out.push('"');
+    if value < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 #[cfg(test)]

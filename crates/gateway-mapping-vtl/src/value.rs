@@ -415,12 +415,17 @@ impl fmt::Debug for Value {
 }
 
 /// Drops a value without recursion, however deeply it nests.
+#[inline]
 pub(crate) fn dismantle(value: Value) {
-    // Only lists, maps and JSON documents nest; everything else drops in place,
-    // and a value without nested ones needs no stack (so no allocation).
-    if !nests(&value) {
-        return;
+    // Only lists, maps and JSON documents nest, and only their last reference
+    // frees what they hold; everything else drops in place.
+    if nests(&value) {
+        dismantle_nested(value);
     }
+}
+
+#[inline(never)]
+fn dismantle_nested(value: Value) {
     let mut stack = Vec::new();
     take_apart(value, &mut stack);
     while let Some(value) = stack.pop() {
@@ -428,8 +433,16 @@ pub(crate) fn dismantle(value: Value) {
     }
 }
 
+/// Whether dropping `value` would free nested values (it is the last reference
+/// to a list, map or converted document).
+#[inline]
 fn nests(value: &Value) -> bool {
-    matches!(value, Value::List(_) | Value::Map(_) | Value::Json(_))
+    match value {
+        Value::List(list) => Rc::strong_count(list) == 1,
+        Value::Map(map) => Rc::strong_count(map) == 1,
+        Value::Json(json) => json.owns_values(),
+        _ => false,
+    }
 }
 
 /// Drops `value`, moving the values it alone held that nest onto `stack`.

@@ -96,6 +96,11 @@ cases! {
     evaluate_a_string: "#set($t = '#set($z = 5)$z')#evaluate($t) $z" => "5 5";
     evaluate_a_reference: "#evaluate('$name')" => "World";
     evaluate_null_does_nothing: "[#evaluate($nope)]" => "[]";
+    evaluate_shares_variables_old_and_new:
+        "#set($a = 1)#foreach($t in ['#set($a = $a + 1)#set($c = $a)#set($d = 7)', '#set($a = $a + 1)$c,$foreach.index,$d'])#evaluate($t);#end $a $c"
+        => ";2,1,7; 3 2";
+    evaluate_sees_bindings_and_loop_names:
+        "#foreach($x in ['a'])#evaluate('$name $x $velocityCount $foreach.hasNext')#end" => "World a 1 false";
     // The template's own call was resolved (to nothing) before rendering began.
     evaluate_defines_macros_for_later_evaluates: "#evaluate('#macro(e)E#end')#e()#evaluate('#e()')" => "#eE";
     literal_block: "#literal()$x #if(true)y#end#end" => "$x #if(true)y#end";
