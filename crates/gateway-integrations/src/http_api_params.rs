@@ -522,6 +522,33 @@ fn route_params(route_path: &str) -> Vec<String> {
 }
 
 /// Splits `action:rest`.
+/// A mapping entry: its key's action and target, and its value compiled (a removal's
+/// value is never read, so it is not compiled).
+fn parse_entry<'k>(
+    key: &'k str,
+    text: &str,
+    scope: &Scope<'_>,
+) -> Result<(Action, &'k str, Value), String> {
+    let (action, target) = split_key(key)?;
+    let value = if action == Action::Remove {
+        Value(Vec::new())
+    } else {
+        Value::parse(text, scope)?
+    };
+    Ok((action, target, value))
+}
+
+/// The operation on header `name` (a key's target after `header.`).
+fn header_op(action: Action, name: &str, value: Value) -> Result<HeaderOp, String> {
+    let name = target_header(name)?;
+    check_static_header(&value)?;
+    Ok(HeaderOp {
+        action,
+        name,
+        value,
+    })
+}
+
 fn split_key(key: &str) -> Result<(Action, &str), String> {
     let (action, rest) = key.split_once(':').ok_or_else(|| {
         format!(
@@ -564,21 +591,11 @@ impl RequestMapping {
                 field: format!("requestParameters.{key}"),
                 reason,
             };
-            let (action, target) = split_key(key).map_err(fail)?;
-            // A removal's value is never read.
-            let value = if action == Action::Remove {
-                Value(Vec::new())
-            } else {
-                Value::parse(text, &scope).map_err(fail)?
-            };
+            let (action, target, value) = parse_entry(key, text, &scope).map_err(fail)?;
             if let Some(name) = target.strip_prefix("header.") {
-                let name = target_header(name).map_err(fail)?;
-                check_static_header(&value).map_err(fail)?;
-                mapping.headers.push(HeaderOp {
-                    action,
-                    name,
-                    value,
-                });
+                mapping
+                    .headers
+                    .push(header_op(action, name, value).map_err(fail)?);
             } else if let Some(name) = target.strip_prefix("querystring.") {
                 let name = non_empty(name).map_err(fail)?.to_owned();
                 mapping.query.push(QueryOp {
@@ -872,20 +889,11 @@ impl ResponseMapping {
                     field: format!("responseParameters.{status_key}.{key}"),
                     reason,
                 };
-                let (action, target) = split_key(key).map_err(fail)?;
-                let value = if action == Action::Remove {
-                    Value(Vec::new())
-                } else {
-                    Value::parse(text, &scope).map_err(fail)?
-                };
+                let (action, target, value) = parse_entry(key, text, &scope).map_err(fail)?;
                 if let Some(name) = target.strip_prefix("header.") {
-                    let name = target_header(name).map_err(fail)?;
-                    check_static_header(&value).map_err(fail)?;
-                    compiled.headers.push(HeaderOp {
-                        action,
-                        name,
-                        value,
-                    });
+                    compiled
+                        .headers
+                        .push(header_op(action, name, value).map_err(fail)?);
                 } else if target == "statuscode" {
                     if action != Action::Overwrite {
                         return Err(fail(
