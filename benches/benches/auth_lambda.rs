@@ -54,7 +54,7 @@ struct Function;
 
 impl LambdaInvoker for Function {
     fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-        let event: Value = serde_json::from_slice(&invocation.payload).unwrap();
+        let event: Value = invocation.payload.deserialize().unwrap();
         assert_eq!(event["authorizationToken"], TOKEN);
         Box::pin(async move { Ok(InvocationOutput::ok(answer().to_string())) })
     }

@@ -109,7 +109,7 @@ impl LambdaInvoker for InProcess {
         Box::pin(async move {
             assert_eq!(invocation.function.name(), "authorizer");
             function.calls.fetch_add(1, Ordering::SeqCst);
-            let event: Value = serde_json::from_slice(&invocation.payload).unwrap();
+            let event: Value = invocation.payload.deserialize().unwrap();
             function.events.lock().unwrap().push(event.clone());
             match (function.handler)(&event) {
                 Reply::Json(answer) => Ok(InvocationOutput::ok(answer.to_string())),

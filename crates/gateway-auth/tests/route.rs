@@ -489,7 +489,7 @@ impl LambdaInvoker for InProcess {
         Box::pin(async move {
             assert_eq!(invocation.function.name(), "authorizer");
             function.calls.fetch_add(1, Ordering::SeqCst);
-            let event: Value = serde_json::from_slice(&invocation.payload).unwrap();
+            let event: Value = invocation.payload.deserialize().unwrap();
             Ok(InvocationOutput::ok(Function::answer(&event).to_string()))
         })
     }

@@ -442,7 +442,7 @@ impl Mapped {
             Backend::Lambda { function, invoker } => {
                 let invocation = Invocation {
                     function: function.clone(),
-                    payload: mapped.body,
+                    payload: mapped.body.into(),
                     trace_id: context
                         .and_then(|c| c.trace_id.as_ref())
                         .map(|t| t.as_str().to_owned()),
@@ -454,16 +454,23 @@ impl Mapped {
                         .with_status(http::StatusCode::INTERNAL_SERVER_ERROR)
                         .into_response()
                 })?;
+                let payload = output.payload.to_json().map_err(|err| {
+                    tracing::warn!(route = %self.route, function = %function, error = %err,
+                        "Execution failed: the function's result could not be written as JSON");
+                    GatewayError::new(GatewayResponseType::IntegrationFailure)
+                        .with_status(http::StatusCode::BAD_GATEWAY)
+                        .into_response()
+                })?;
                 let selector = output
                     .function_error
                     .as_ref()
-                    .map(|_| crate::lambda::error_message(&output.payload));
+                    .map(|_| crate::lambda::error_message(&payload));
                 let mut headers = HeaderMap::new();
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Ok(BackendResponse {
                     status: 200,
                     headers,
-                    body: output.payload,
+                    body: payload,
                     selector,
                 })
             }

@@ -191,7 +191,7 @@ fn invoker(api: &LambdaApi, credentials: Credentials) -> RemoteLambda {
 fn invocation(function: &str, payload: &'static str, trace: Option<&str>) -> Invocation {
     Invocation {
         function: FunctionRef::parse(function).unwrap(),
-        payload: Bytes::from_static(payload.as_bytes()),
+        payload: payload.into(),
         trace_id: trace.map(str::to_owned),
     }
 }
@@ -356,7 +356,7 @@ async fn function_errors_are_outputs() {
         .await
         .unwrap();
     assert_eq!(output.function_error.as_deref(), Some("Unhandled"));
-    let payload: serde_json::Value = serde_json::from_slice(&output.payload).unwrap();
+    let payload: serde_json::Value = output.payload.deserialize().unwrap();
     assert_eq!(payload["errorMessage"], "boom");
 }
 

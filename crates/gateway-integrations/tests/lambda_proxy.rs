@@ -19,7 +19,7 @@ use gateway_core::body::Body;
 use gateway_core::context::{AuthorizerContext, Identity, RequestContext};
 use gateway_core::error::GatewayError;
 use gateway_core::lambda::{
-    Invocation, InvocationOutput, InvokeError, InvokeFuture, LambdaInvoker, SharedInvoker,
+    Invocation, InvocationOutput, InvokeError, InvokeFuture, LambdaInvoker, Payload, SharedInvoker,
 };
 use gateway_core::model::{ApiProtocol, Integration, IntegrationType, Route, RouteMethod};
 use gateway_core::observe::trace::TraceId;
@@ -116,17 +116,19 @@ impl Recording {
         }
     }
 
+    /// The last invocation, with the event as JSON.
     fn last(&self) -> Invocation {
-        self.seen
-            .lock()
-            .unwrap()
-            .last()
-            .cloned()
-            .expect("an invocation")
+        let seen = self.seen.lock().unwrap();
+        let last = seen.last().expect("an invocation");
+        Invocation {
+            function: last.function.clone(),
+            payload: Payload::json(last.payload.to_json().unwrap()),
+            trace_id: last.trace_id.clone(),
+        }
     }
 
     fn last_event(&self) -> Value {
-        serde_json::from_slice(&self.last().payload).unwrap()
+        self.last().payload.deserialize().unwrap()
     }
 
     fn shared(&self) -> SharedInvoker {
@@ -136,23 +138,44 @@ impl Recording {
 
 impl LambdaInvoker for Recording {
     fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-        self.seen.lock().unwrap().push(invocation.clone());
+        // The event's JSON, as an invoker sending it elsewhere would write it; the
+        // inner invoker still gets the event as it came.
+        let json = invocation
+            .payload
+            .to_json()
+            .expect("the event writes as JSON");
+        self.seen.lock().unwrap().push(Invocation {
+            function: invocation.function.clone(),
+            payload: Payload::json(json),
+            trace_id: invocation.trace_id.clone(),
+        });
         self.inner.invoke(invocation)
     }
 }
 
-/// An invoker that answers every invocation with the same outcome.
+/// An invoker that answers every invocation with the same outcome: a JSON result
+/// with its function error, if any, or an invocation error.
 #[derive(Debug, Clone)]
-struct Answer(Result<InvocationOutput, InvokeError>);
+struct Answer(Result<(Bytes, Option<String>), InvokeError>);
 
 impl LambdaInvoker for Answer {
     fn invoke(&self, _invocation: Invocation) -> InvokeFuture {
-        Box::pin(std::future::ready(self.0.clone()))
+        let outcome = self
+            .0
+            .clone()
+            .map(|(payload, function_error)| InvocationOutput {
+                payload: payload.into(),
+                function_error,
+            });
+        Box::pin(std::future::ready(outcome))
     }
 }
 
 fn answering(payload: &str) -> SharedInvoker {
-    Arc::new(Answer(Ok(InvocationOutput::ok(payload.to_owned()))))
+    Arc::new(Answer(Ok((
+        Bytes::copy_from_slice(payload.as_bytes()),
+        None,
+    ))))
 }
 
 /// A function answering every event with `response`.

@@ -481,7 +481,7 @@ impl LambdaAuthorizer {
         let name = &self.inner.name;
         let invocation = Invocation {
             function: ready.config.function.clone(),
-            payload,
+            payload: payload.into(),
             trace_id,
         };
         let call = ready.invoker.invoke(invocation);

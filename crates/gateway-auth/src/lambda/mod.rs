@@ -33,8 +33,7 @@
 //!
 //! impl LambdaInvoker for Function {
 //!     fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-//!         let event: serde_json::Value =
-//!             serde_json::from_slice(&invocation.payload).unwrap_or_default();
+//!         let event: serde_json::Value = invocation.payload.deserialize().unwrap_or_default();
 //!         let effect = if event["authorizationToken"] == "allow" { "Allow" } else { "Deny" };
 //!         let answer = serde_json::json!({
 //!             "principalId": "user",

@@ -76,7 +76,11 @@ pub(crate) struct OutputRules {
 impl OutputRules {
     /// Reads an invocation's result.
     pub(crate) fn read(self, output: &InvocationOutput) -> Result<AuthorizerOutput, Rejection> {
-        let parsed: Option<Value> = serde_json::from_slice(&output.payload).ok();
+        let parsed: Option<Value> = output
+            .payload
+            .to_json()
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok());
         if output.function_error.is_some() {
             let message = parsed.as_ref().and_then(|v| match v {
                 Value::Object(error) => error.get("errorMessage").and_then(Value::as_str),

@@ -124,6 +124,10 @@ impl RemoteLambda {
         time: SystemTime,
     ) -> Result<Request<Body>, InvokeError> {
         let function = &invocation.function;
+        let payload = invocation
+            .payload
+            .to_json()
+            .map_err(|e| InvokeError::Transport(format!("cannot write the event as JSON: {e}")))?;
         let name = match self.naming {
             FunctionNaming::AsWritten => unqualified(function),
             FunctionNaming::Name => function.name(),
@@ -143,7 +147,7 @@ impl RemoteLambda {
             .header(HOST, self.endpoint.host().clone())
             .header(X_AMZ_INVOCATION_TYPE, "RequestResponse")
             .header(CONTENT_TYPE, "application/json")
-            .header(CONTENT_LENGTH, invocation.payload.len());
+            .header(CONTENT_LENGTH, payload.len());
         if let Some(trace) = &invocation.trace_id {
             match HeaderValue::from_str(trace) {
                 Ok(value) => builder = builder.header(X_AMZN_TRACE_ID, value),
@@ -151,22 +155,15 @@ impl RemoteLambda {
             }
         }
         let mut request = builder
-            .body(Body::full(invocation.payload.clone()))
+            .body(Body::full(payload.clone()))
             .map_err(|e| InvokeError::Transport(format!("cannot build the request: {e}")))?;
         let credentials = self
             .credentials
             .credentials()
             .map_err(|e| InvokeError::Transport(e.to_string()))?;
         let region = function.region().unwrap_or(&self.region);
-        sign_request(
-            &mut request,
-            &invocation.payload,
-            &credentials,
-            "lambda",
-            region,
-            time,
-        )
-        .map_err(|e| InvokeError::Transport(e.to_string()))?;
+        sign_request(&mut request, &payload, &credentials, "lambda", region, time)
+            .map_err(|e| InvokeError::Transport(e.to_string()))?;
         Ok(request)
     }
 }
@@ -207,7 +204,7 @@ impl LambdaInvoker for RemoteLambda {
                     .get(X_AMZ_FUNCTION_ERROR)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
                 return Ok(InvocationOutput {
-                    payload,
+                    payload: payload.into(),
                     function_error,
                 });
             }
@@ -287,6 +284,7 @@ mod tests {
 
     use super::*;
     use crate::aws::{Credentials, CredentialsProvider};
+    use gateway_core::lambda::Payload;
 
     fn config() -> AwsConfig {
         AwsConfig::new(
@@ -300,7 +298,7 @@ mod tests {
     fn invocation(function: &str) -> Invocation {
         Invocation {
             function: FunctionRef::parse(function).unwrap(),
-            payload: Bytes::from_static(b"{}"),
+            payload: Payload::from("{}"),
             trace_id: Some("Root=1-5759e988-bd862e3fe1be46a994272793".to_owned()),
         }
     }

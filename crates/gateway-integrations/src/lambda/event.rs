@@ -5,7 +5,13 @@
 //! `Serialize` implementations, so that every key, and whether it is `null`, empty
 //! or absent, is decided here rather than by a struct's serde attributes.
 
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use bytes::Bytes;
+use gateway_core::lambda::PayloadValue;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -106,9 +112,54 @@ struct Forwarded<'a> {
     port: u16,
 }
 
+/// A request's event as an invocation carries it: written as JSON, or built as
+/// the Lambda runtime's event type for a function in process, only when the
+/// invoker asks for one or the other.
+#[derive(Debug)]
+pub(crate) struct ProxyEvent {
+    shape: Arc<EventShape>,
+    parts: Arc<Parts>,
+    body: Bytes,
+}
+
+impl ProxyEvent {
+    /// The event for a request whose body has been read.
+    pub(crate) fn new(shape: Arc<EventShape>, parts: Arc<Parts>, body: Bytes) -> Self {
+        Self { shape, parts, body }
+    }
+}
+
+impl PayloadValue for ProxyEvent {
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        self.shape.build(&self.parts, &self.body)
+    }
+
+    fn to_typed(&self, type_id: TypeId) -> Option<Box<dyn Any + Send>> {
+        match self.shape.format {
+            PayloadFormat::V1 if type_id == TypeId::of::<ApiGatewayProxyRequest>() => self
+                .shape
+                .with_view(&self.parts, &self.body, typed::v1)
+                .map(|event| Box::new(event) as Box<dyn Any + Send>),
+            PayloadFormat::V2 if type_id == TypeId::of::<ApiGatewayV2httpRequest>() => self
+                .shape
+                .with_view(&self.parts, &self.body, typed::v2)
+                .map(|event| Box::new(event) as Box<dyn Any + Send>),
+            _ => None,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
 impl EventShape {
-    /// Writes the event for a request whose body has been read.
-    pub(crate) fn build(&self, parts: &Parts, body: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+    /// Sees a request whose body has been read as an event sees it.
+    fn with_view<R>(&self, parts: &Parts, body: &[u8], f: impl FnOnce(&View<'_>) -> R) -> R {
         let fallback;
         let ctx = match parts.extensions.get::<RequestContext>() {
             Some(ctx) => ctx,
@@ -132,6 +183,17 @@ impl EventShape {
             body: self.event_body(&parts.headers, body),
             forwarded: Forwarded::of(parts, ctx),
         };
+        f(&view)
+    }
+
+    /// Writes the event for a request whose body has been read.
+    pub(crate) fn build(&self, parts: &Parts, body: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+        self.with_view(parts, body, |view| self.write(view, body.len()))
+    }
+
+    fn write(&self, view: &View<'_>, body_len: usize) -> Result<Vec<u8>, serde_json::Error> {
+        let parts = view.parts;
+        let body = body_len;
         // Sized for the usual event: the context, both header maps, and a body that
         // grows by a third when escaped or base64-encoded.
         let headers_len: usize = parts
@@ -139,10 +201,10 @@ impl EventShape {
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 8)
             .sum();
-        let mut out = Vec::with_capacity(1536 + 2 * headers_len + body.len() * 4 / 3);
+        let mut out = Vec::with_capacity(1536 + 2 * headers_len + body * 4 / 3);
         match self.format {
-            PayloadFormat::V1 => serde_json::to_writer(&mut out, &V1Event(&view))?,
-            PayloadFormat::V2 => serde_json::to_writer(&mut out, &V2Event(&view))?,
+            PayloadFormat::V1 => serde_json::to_writer(&mut out, &V1Event(view))?,
+            PayloadFormat::V2 => serde_json::to_writer(&mut out, &V2Event(view))?,
         }
         Ok(out)
     }
@@ -734,6 +796,8 @@ impl Serialize for Iam<'_> {
         map.end()
     }
 }
+
+mod typed;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Lambda functions run inside the gateway's process, and a registry of functions
 //! by name.
 
-use std::any::type_name;
+use std::any::{Any, type_name};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -11,10 +11,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use gateway_core::body::BoxError;
 use gateway_core::lambda::{
-    FunctionRef, Invocation, InvocationOutput, InvokeError, InvokeFuture, LambdaInvoker,
+    FunctionRef, Invocation, InvocationOutput, InvokeError, InvokeFuture, LambdaInvoker, Payload,
     SharedInvoker,
 };
 use pin_project_lite::pin_project;
@@ -24,12 +24,19 @@ use tower::{Service, ServiceExt};
 
 /// A tower service run as a Lambda function, in process.
 ///
-/// The invocation's JSON payload is deserialized into the service's request type
-/// and the service's response serialized back, so a handler written for the Lambda
-/// runtime plugs in unchanged: a service over
-/// `aws_lambda_events::apigw::ApiGatewayProxyRequest` answering
-/// `ApiGatewayProxyResponse` (payload format 1.0), over `ApiGatewayV2httpRequest`
-/// answering `ApiGatewayV2httpResponse` (2.0), or over `serde_json::Value`.
+/// The invocation's payload becomes the service's request type and the service's
+/// response the result, so a handler written for the Lambda runtime plugs in
+/// unchanged: a service over `aws_lambda_events::apigw::ApiGatewayProxyRequest`
+/// answering `ApiGatewayProxyResponse` (payload format 1.0), over
+/// `ApiGatewayV2httpRequest` answering `ApiGatewayV2httpResponse` (2.0), or over
+/// any type that deserializes from the event's JSON, such as `serde_json::Value`.
+///
+/// For the runtime's proxy types no JSON is written or parsed: a Lambda proxy
+/// route hands over its event built as `ApiGatewayProxyRequest` or
+/// `ApiGatewayV2httpRequest` (equal, field for field, to what parsing the event's
+/// JSON gives), and reads an `ApiGatewayProxyResponse` or `ApiGatewayV2httpResponse`
+/// as it is. Other request types are deserialized from the event's JSON and other
+/// response types serialized to JSON.
 ///
 /// As on Lambda, a failure is the function's, not the invoker's: an event the
 /// request type cannot hold, a handler error, a response that does not serialize
@@ -52,7 +59,10 @@ use tower::{Service, ServiceExt};
 ///     payload: r#"{"body": "hi"}"#.into(),
 ///     trace_id: None,
 /// }));
-/// assert_eq!(&output.unwrap().payload[..], br#"{"statusCode":200,"body":"hi"}"#);
+/// assert_eq!(
+///     output.unwrap().payload.to_json().unwrap(),
+///     &br#"{"statusCode":200,"body":"hi"}"#[..]
+/// );
 /// ```
 pub struct InProcessFunction<S, Req> {
     service: S,
@@ -113,13 +123,13 @@ impl<S, Req> fmt::Debug for InProcessFunction<S, Req> {
 impl<S, Req> LambdaInvoker for InProcessFunction<S, Req>
 where
     S: Service<Req> + Clone + Send + Sync + 'static,
-    S::Response: Serialize,
+    S::Response: Serialize + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
     Req: DeserializeOwned + Send + 'static,
 {
     fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-        let event: Req = match serde_json::from_slice(&invocation.payload) {
+        let event: Req = match invocation.payload.deserialize() {
             Ok(event) => event,
             Err(e) => {
                 let output = unhandled(
@@ -134,7 +144,7 @@ where
         };
         Box::pin(async move {
             let output = match call.await {
-                Ok(Ok(response)) => match serde_json::to_vec(&response) {
+                Ok(Ok(response)) => match response_payload(response) {
                     Ok(payload) => InvocationOutput::ok(payload),
                     Err(e) => unhandled(
                         &format!("failed to serialize the response: {e}"),
@@ -152,11 +162,34 @@ where
     }
 }
 
+/// The function's response as a payload. The Lambda runtime's proxy response types
+/// stay the values they are, for the proxy integration to read without JSON (and
+/// anyone else to read as the JSON the runtime would write); other responses are
+/// serialized now.
+fn response_payload<R: Serialize + 'static>(response: R) -> Result<Payload, serde_json::Error> {
+    let mut slot = Some(response);
+    let any = &mut slot as &mut dyn Any;
+    if let Some(v1) = any
+        .downcast_mut::<Option<ApiGatewayProxyResponse>>()
+        .and_then(Option::take)
+    {
+        return Ok(Payload::value(v1));
+    }
+    if let Some(v2) = any
+        .downcast_mut::<Option<ApiGatewayV2httpResponse>>()
+        .and_then(Option::take)
+    {
+        return Ok(Payload::value(v2));
+    }
+    // `Some(response)` writes as the response itself.
+    serde_json::to_vec(&slot).map(Payload::from)
+}
+
 /// A function's unhandled error, shaped as Lambda reports it.
 fn unhandled(message: &str, error_type: &str) -> InvocationOutput {
     let payload = serde_json::json!({"errorMessage": message, "errorType": error_type});
     InvocationOutput {
-        payload: Bytes::from(payload.to_string()),
+        payload: Payload::from(payload.to_string()),
         function_error: Some("Unhandled".to_owned()),
     }
 }
@@ -287,7 +320,7 @@ mod tests {
     fn invocation(function: &str, payload: &str) -> Invocation {
         Invocation {
             function: FunctionRef::parse(function).unwrap(),
-            payload: Bytes::copy_from_slice(payload.as_bytes()),
+            payload: payload.to_owned().into(),
             trace_id: None,
         }
     }
@@ -301,7 +334,7 @@ mod tests {
 
     async fn answer(invoker: &dyn LambdaInvoker, function: &str) -> Result<String, InvokeError> {
         let output = invoker.invoke(invocation(function, "{}")).await?;
-        Ok(serde_json::from_slice::<String>(&output.payload).unwrap())
+        Ok(output.payload.deserialize::<String>().unwrap())
     }
 
     #[tokio::test]
@@ -352,7 +385,7 @@ mod tests {
         }));
         let output = failing.invoke(invocation("f", "{}")).await.unwrap();
         assert_eq!(output.function_error.as_deref(), Some("Unhandled"));
-        let error: serde_json::Value = serde_json::from_slice(&output.payload).unwrap();
+        let error: serde_json::Value = output.payload.deserialize().unwrap();
         assert_eq!(error["errorMessage"], "disk on fire");
         assert!(
             error["errorType"].as_str().unwrap().contains("io"),
@@ -367,11 +400,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(output.function_error.as_deref(), Some("Unhandled"));
-        let error: serde_json::Value = serde_json::from_slice(&output.payload).unwrap();
+        let error: serde_json::Value = output.payload.deserialize().unwrap();
         assert_eq!(error["errorType"], "Runtime.DeserializationError");
         let output = typed.invoke(invocation("f", "41")).await.unwrap();
         assert_eq!(
-            (&output.payload[..], output.function_error),
+            (
+                &output.payload.to_json().unwrap()[..],
+                output.function_error
+            ),
             (&b"42"[..], None)
         );
 
@@ -382,7 +418,7 @@ mod tests {
             Ok::<serde_json::Value, Infallible>(serde_json::Value::Null)
         }));
         let output = panicking.invoke(invocation("f", "{}")).await.unwrap();
-        let error: serde_json::Value = serde_json::from_slice(&output.payload).unwrap();
+        let error: serde_json::Value = output.payload.deserialize().unwrap();
         assert_eq!(error["errorMessage"], "handler bug");
         assert_eq!(error["errorType"], "Runtime.Panic");
     }

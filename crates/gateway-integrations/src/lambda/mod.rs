@@ -92,6 +92,13 @@
 //! function; [`Functions`] routes invocations to such functions by name, with an
 //! optional fallback invoker for the rest.
 //!
+//! The event travels as a lazy [`Payload`](gateway_core::lambda::Payload): an
+//! invoker that sends it elsewhere writes its JSON, while a function over
+//! `aws_lambda_events`' `ApiGatewayProxyRequest` or `ApiGatewayV2httpRequest` gets
+//! it built as that type, equal to what parsing the JSON would give, and its
+//! `ApiGatewayProxyResponse` or `ApiGatewayV2httpResponse` is read as it is. No
+//! JSON is written or parsed on that path.
+//!
 //! ```
 //! use gateway_core::body::Body;
 //! use gateway_core::model::{ApiProtocol, Integration, IntegrationType, Route, RouteMethod};

@@ -20,10 +20,12 @@
 //!   other hop-by-hop headers) belong to the gateway: REST APIs pass a function's
 //!   on as `x-amzn-Remapped-NAME`, HTTP APIs drop them.
 
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use gateway_core::body::Body;
+use gateway_core::lambda::Payload;
 use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value};
@@ -83,7 +85,28 @@ struct Parsed {
 }
 
 impl OutputRules {
-    /// Maps a function's result. `accept` is the request's `Accept` header.
+    /// Maps a function's result. A proxy response of the Lambda runtime's types (a
+    /// function in process) is read as it is; anything else as its JSON.
+    pub(crate) fn map_payload(&self, payload: &Payload, accept: Option<&str>) -> Outcome {
+        let parsed = match self.format {
+            PayloadFormat::V1 => payload
+                .downcast_ref::<ApiGatewayProxyResponse>()
+                .and_then(typed::v1),
+            PayloadFormat::V2 => payload
+                .downcast_ref::<ApiGatewayV2httpResponse>()
+                .and_then(typed::v2),
+        };
+        if let Some(parsed) = parsed {
+            return self.outcome(Ok(parsed), accept);
+        }
+        match payload.to_json() {
+            Ok(json) => self.map(&json, accept),
+            // What the Lambda runtime reports for a response it cannot write.
+            Err(e) => Outcome::FunctionError(format!("failed to serialize the response: {e}")),
+        }
+    }
+
+    /// Maps a function's JSON result. `accept` is the request's `Accept` header.
     pub(crate) fn map(&self, payload: &Bytes, accept: Option<&str>) -> Outcome {
         let value: Value = match serde_json::from_slice(payload) {
             Ok(value) => value,
@@ -106,6 +129,10 @@ impl OutputRules {
             (PayloadFormat::V2, Value::String(text)) => Ok(inferred(Bytes::from(text))),
             (PayloadFormat::V2, _) => Ok(inferred(payload.clone())),
         };
+        self.outcome(parsed, accept)
+    }
+
+    fn outcome(&self, parsed: Result<Parsed, String>, accept: Option<&str>) -> Outcome {
         match parsed.and_then(|parsed| self.respond(parsed, accept)) {
             Ok(response) => Outcome::Response(response),
             Err(reason) => Outcome::Malformed(reason),
@@ -330,6 +357,8 @@ fn kind(value: &Value) -> &'static str {
         Value::Object(_) => "object",
     }
 }
+
+mod typed;
 
 #[cfg(test)]
 mod tests;

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use gateway_core::body::{Body, BoxError};
 use gateway_core::context::RequestContext;
 use gateway_core::error::{GatewayError, GatewayResponseType};
-use gateway_core::lambda::{FunctionRef, Invocation, InvocationOutput, InvokeError, SharedInvoker};
+use gateway_core::lambda::{
+    FunctionRef, Invocation, InvocationOutput, InvokeError, Payload, SharedInvoker,
+};
 use gateway_core::model::{
     ApiProtocol, Integration, IntegrationType, MIN_INTEGRATION_TIMEOUT, Route,
 };
@@ -18,7 +19,7 @@ use http::header::ACCEPT;
 use http::{Request, Response, StatusCode};
 use tower::Service;
 
-use super::event::{BodyRule, EventShape, PayloadFormat};
+use super::event::{BodyRule, EventShape, PayloadFormat, ProxyEvent};
 use super::media::BinaryMediaTypes;
 use super::output::{Outcome, OutputRules};
 use crate::future::ResponseFuture;
@@ -38,7 +39,7 @@ struct LambdaProxy {
     invoker: SharedInvoker,
     timeout: Duration,
     http_api: bool,
-    event: EventShape,
+    event: Arc<EventShape>,
     output: OutputRules,
     /// HTTP APIs' `requestParameters`, applied to the request the event is built from.
     http_request: RequestMapping,
@@ -187,7 +188,7 @@ impl LambdaProxyIntegration {
                 invoker: Arc::clone(invoker),
                 timeout,
                 http_api,
-                event,
+                event: Arc::new(event),
                 output,
                 http_request,
                 http_response,
@@ -253,24 +254,18 @@ impl LambdaProxy {
                 );
             }
         }
-        let payload = match self.event.build(&parts, &body) {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::warn!(route = %self.route, error = %err, "Execution failed: the Lambda event could not be written");
-                return self.failure(
-                    GatewayResponseType::ApiConfigurationError,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                );
-            }
-        };
         let trace_id = parts
             .extensions
             .get::<RequestContext>()
             .and_then(|c| c.trace_id.as_ref())
             .map(|t| t.as_str().to_owned());
+        // The event is written (as JSON, or as the runtime's type for a function in
+        // process) when the invoker reads it.
+        let parts = Arc::new(parts);
+        let event = ProxyEvent::new(Arc::clone(&self.event), Arc::clone(&parts), body);
         let call = self.invoker.invoke(Invocation {
             function,
-            payload: Bytes::from(payload),
+            payload: Payload::lazy(event),
             trace_id,
         });
         let output = match tokio::time::timeout(self.timeout, call).await {
@@ -305,14 +300,17 @@ impl LambdaProxy {
                 route = %self.route,
                 function_error = %kind,
                 "Lambda execution failed with status 200 due to customer function error: {}",
-                error_message(&output.payload)
+                output
+                    .payload
+                    .to_json()
+                    .map_or_else(|e| e.to_string(), |json| error_message(&json))
             );
             return self.failure(
                 GatewayResponseType::IntegrationFailure,
                 StatusCode::BAD_GATEWAY,
             );
         }
-        match self.output.map(&output.payload, accept) {
+        match self.output.map_payload(&output.payload, accept) {
             Outcome::Response(response) => response,
             Outcome::Malformed(reason) => {
                 tracing::warn!(
