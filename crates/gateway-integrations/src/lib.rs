@@ -1,6 +1,6 @@
 //! API Gateway integrations, compiled into tower services.
 //!
-//! A route's [`Integration`](gateway_core::model::Integration) is compiled once per
+//! A route's [`Integration`] is compiled once per
 //! stage by [`compile`] into an [`IntegrationService`]: URI templates have their stage
 //! variables substituted, selection patterns are compiled into anchored regexes,
 //! mapping expressions and header names are parsed. Per request, the service only

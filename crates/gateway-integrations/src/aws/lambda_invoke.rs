@@ -84,7 +84,7 @@ pub enum FunctionNaming {
 /// endpoint, or an emulator's).
 ///
 /// Built once (the endpoint's connection pool is resolved then) and shared by every
-/// route as a [`SharedInvoker`](gateway_core::lambda::SharedInvoker). Cloning shares
+/// route as a [`SharedInvoker`]. Cloning shares
 /// the pool, the credentials cache and the cache of assumed roles.
 #[derive(Clone)]
 pub struct RemoteLambda {

@@ -23,7 +23,7 @@
 //! override used by a target that has a subdomain must place it with a `{subdomain}`
 //! placeholder (`http://{subdomain}.s3.localhost.localstack.cloud:4566`); this is
 //! checked when the target is prepared. `https://` endpoints are checked against the
-//! [`HttpClient`](crate::HttpClient)'s trust store.
+//! [`HttpClient`]'s trust store.
 //!
 //! # Protocols of `action/` targets
 //!
