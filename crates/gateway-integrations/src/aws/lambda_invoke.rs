@@ -84,8 +84,8 @@ pub enum FunctionNaming {
 /// endpoint, or an emulator's).
 ///
 /// Built once (the endpoint's connection pool is resolved then) and shared by every
-/// route as a [`SharedInvoker`]. Cloning shares
-/// the pool, the credentials cache and the cache of assumed roles.
+/// route as a [`SharedInvoker`]. Cloning shares the pool, the credentials cache and
+/// the cache of assumed roles.
 #[derive(Clone)]
 pub struct RemoteLambda {
     endpoint: Arc<Endpoint>,

@@ -512,6 +512,13 @@ impl fmt::Debug for PreparedTarget {
             .field("endpoint", &self.inner.endpoint.url())
             .field("signing_name", &self.inner.signing_name)
             .field("region", &self.inner.region)
+            .field(
+                "role",
+                &match &self.inner.signer {
+                    Signer::Own(_) => None,
+                    Signer::Role(role) => Some(role.role().as_str()),
+                },
+            )
             .finish_non_exhaustive()
     }
 }
