@@ -1,6 +1,6 @@
 //! API Gateway integrations, compiled into tower services.
 //!
-//! A route's [`Integration`](gateway_core::model::Integration) is compiled once per
+//! A route's [`Integration`] is compiled once per
 //! stage by [`compile`] into an [`IntegrationService`]: URI templates have their stage
 //! variables substituted, selection patterns are compiled into anchored regexes,
 //! mapping expressions and header names are parsed. Per request, the service only
@@ -39,6 +39,24 @@
 //! The [`aws`] module calls AWS: credentials, SigV4 signing, a remote Lambda invoker
 //! and signed requests to AWS service APIs (the building blocks of AWS integrations).
 //!
+//! # Integration credentials
+//!
+//! An AWS or AWS_PROXY integration whose `credentials` is an IAM role ARN
+//! (`arn:aws:iam::123456789012:role/name`, stage variables substituted) is called
+//! as that role, as on AWS: the gateway assumes the role through STS `AssumeRole`
+//! with its own credentials (the context's [`aws::AwsConfig`]) and signs the AWS
+//! service request, or the Lambda Invoke API request of a remote function, with the
+//! role's temporary credentials, cached until shortly before they expire (see the
+//! [`aws::assume_role`] module). Functions that run in process are not signed, so
+//! their role is never assumed. A role that cannot be assumed answers 500
+//! `{"message": "Internal server error"}`, the STS error in the log.
+//!
+//! `arn:aws:iam::*:user/*` (AWS's "call with the caller's credentials") cannot be
+//! honoured, since a gateway never holds the caller's secret key: such a route does
+//! not compile ([`CompileError::InvalidField`] for `credentials`), nor does one
+//! whose `credentials` is anything else that is not a role ARN. An empty value is no
+//! credentials. Other integration types ignore the field, as AWS does.
+//!
 //! `https://` backends and AWS endpoints are reached over TLS, checked against the
 //! trust store of the [`HttpClient`] (the system's unless
 //! [`HttpClient::with_tls`] sets one); an integration's `tlsConfig` can skip the
@@ -64,6 +82,9 @@
 //! | AWS_PROXY: the function's result is not a proxy response | 502 `API_CONFIGURATION_ERROR` (HTTP APIs: 500) |
 //! | AWS_PROXY: the function failed | 502 `INTEGRATION_FAILURE` (HTTP APIs: 500) |
 //! | AWS_PROXY: Lambda refused or could not take the invocation | 500 `API_CONFIGURATION_ERROR` |
+//! | AWS service: the integration's role cannot be assumed | 500 `API_CONFIGURATION_ERROR` |
+//! | AWS_PROXY through the Invoke API: the role cannot be assumed | 500 `API_CONFIGURATION_ERROR` |
+//! | AWS Lambda (non-proxy) through the Invoke API: the role cannot be assumed | 500 `INTEGRATION_FAILURE` |
 //!
 //! The service's `Err` is reserved for infrastructure failures; today none is produced.
 //!
@@ -95,11 +116,14 @@ mod non_proxy;
 mod response;
 mod templates;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::body::{Body, BoxError};
 use gateway_core::lambda::SharedInvoker;
-use gateway_core::model::{ApiProtocol, IntegrationType, MIN_INTEGRATION_TIMEOUT, Route};
+use gateway_core::model::{
+    ApiProtocol, Integration, IntegrationType, MIN_INTEGRATION_TIMEOUT, Route,
+};
 use gateway_core::stage::{StageTemplate, StageVariables};
 
 pub use http_proxy::HttpClient;
@@ -274,6 +298,43 @@ pub fn compile(
             .ok_or_else(|| CompileError::MissingIntegration {
                 route: route_key.clone(),
             })?;
+
+    // An AWS or AWS_PROXY integration with a role is compiled with a context that
+    // signs as the role: its AWS configuration assumes it, and its Lambda invoker
+    // names it to a remote invoker.
+    let role = match integration.kind {
+        IntegrationType::Aws | IntegrationType::AwsProxy => {
+            integration_role(&route_key, integration, ctx.stage_variables)?
+        }
+        _ => None,
+    };
+    let role_invoker: Option<SharedInvoker> = match (&role, ctx.invoker) {
+        (Some(role), Some(inner)) => Some(Arc::new(aws::InvokeAsRole::new(
+            Arc::clone(inner),
+            role.clone(),
+        ))),
+        _ => None,
+    };
+    let role_aws =
+        match (&role, ctx.aws) {
+            (Some(role), Some(config)) => {
+                Some(config.assume_role(role, ctx.client).map_err(|e| {
+                    CompileError::InvalidField {
+                        route: route_key.clone(),
+                        field: "credentials".to_owned(),
+                        reason: e.to_string(),
+                    }
+                })?)
+            }
+            _ => None,
+        };
+    let mut role_ctx = *ctx;
+    if role.is_some() {
+        role_ctx.invoker = role_invoker.as_ref();
+        role_ctx.aws = role_aws.as_ref();
+    }
+    let ctx = &role_ctx;
+
     match integration.kind {
         IntegrationType::Mock => {
             let service = mock::MockIntegration::compile(route, integration, ctx)?;
@@ -334,4 +395,32 @@ pub fn compile(
             Ok(IntegrationService::new(service))
         }
     }
+}
+
+/// The role an integration's `credentials` names, stage variables substituted;
+/// `None` when it has none (or an empty value).
+fn integration_role(
+    route_key: &str,
+    integration: &Integration,
+    variables: &StageVariables,
+) -> Result<Option<aws::RoleArn>, CompileError> {
+    let Some(raw) = integration.credentials.as_deref() else {
+        return Ok(None);
+    };
+    let template = StageTemplate::parse(raw);
+    let value = template.render(variables);
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    aws::RoleArn::parse(&value)
+        .map(Some)
+        .map_err(|e| CompileError::InvalidField {
+            route: route_key.to_owned(),
+            field: "credentials".to_owned(),
+            reason: if template.variables().next().is_some() {
+                format!("{e} (after substituting stage variables)")
+            } else {
+                e.to_string()
+            },
+        })
 }

@@ -553,7 +553,8 @@ impl Mapped {
             .query
             .extend(mapped.overrides.querystring.iter().cloned());
         let request = prepared
-            .build_request(request)
+            .signed_request(request)
+            .await
             .map_err(|e| fail(format!("the AWS service request cannot be built: {e}")))?;
         let response = prepared.send(request).await.map_err(|err| {
             if err.is_connect() {

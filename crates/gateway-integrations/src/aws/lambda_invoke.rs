@@ -14,6 +14,19 @@
 //! The request is signed for the service `lambda` in the region of the function's ARN,
 //! else the configured region, with the configured credentials.
 //!
+//! # Roles
+//!
+//! An integration whose `credentials` is an IAM role ARN invokes through an
+//! [`InvokeAsRole`], which names the role for the duration of the invocation. A
+//! [`RemoteLambda`] reached from there (directly, or as the fallback of
+//! [`Functions`](crate::lambda::Functions)) signs that invocation with the role's
+//! temporary credentials, assumed with its configuration's own credentials through
+//! the configuration's shared role cache (see the
+//! [`assume_role`](super::assume_role) module). Functions that run in process are
+//! not signed, so the role does not matter to them and is never assumed for them.
+//! A role that cannot be assumed fails the invocation with
+//! [`InvokeError::Transport`], the STS error in its message.
+//!
 //! # Answers
 //!
 //! | Invoke API answer | result |
@@ -32,6 +45,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use gateway_core::lambda::SharedInvoker;
+
 use bytes::Bytes;
 use gateway_core::body::{Body, LengthLimitError, cause_ref};
 use gateway_core::lambda::{
@@ -42,9 +57,10 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use percent_encoding::utf8_percent_encode;
 
-use super::credentials::CredentialsProvider;
+use super::assume_role::RoleArn;
+use super::credentials::Credentials;
 use super::endpoint::{Endpoint, EndpointError};
-use super::service::AwsConfig;
+use super::service::{AwsConfig, Signer};
 use super::sign::{AWS_UNRESERVED, sign_request};
 use crate::HttpClient;
 use crate::http_proxy::pool::HostPool;
@@ -68,14 +84,17 @@ pub enum FunctionNaming {
 /// endpoint, or an emulator's).
 ///
 /// Built once (the endpoint's connection pool is resolved then) and shared by every
-/// route as a [`SharedInvoker`](gateway_core::lambda::SharedInvoker). Cloning shares
-/// the pool and the credentials cache.
+/// route as a [`SharedInvoker`]. Cloning shares the pool, the credentials cache and
+/// the cache of assumed roles.
 #[derive(Clone)]
 pub struct RemoteLambda {
     endpoint: Arc<Endpoint>,
     pool: Arc<HostPool>,
     region: Arc<str>,
-    credentials: CredentialsProvider,
+    signer: Signer,
+    /// Where roles named by [`InvokeAsRole`] are assumed: the configuration (its
+    /// own credentials, `sts` endpoint and role cache) and the client.
+    roles: Arc<(AwsConfig, HttpClient)>,
     naming: FunctionNaming,
 }
 
@@ -94,7 +113,9 @@ impl RemoteLambda {
     pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
     /// An invoker for the `lambda` endpoint of `config` (its override, else
-    /// `https://lambda.{region}.amazonaws.com`), signing with its credentials.
+    /// `https://lambda.{region}.amazonaws.com`), signing with its credentials (its
+    /// role's, for a configuration made by [`AwsConfig::assume_role`]), or as the
+    /// role an [`InvokeAsRole`] names.
     ///
     /// # Errors
     ///
@@ -105,7 +126,8 @@ impl RemoteLambda {
             pool: client.host(endpoint.authority(), &endpoint.security()),
             endpoint: Arc::new(endpoint),
             region: config.region().into(),
-            credentials: config.credentials().clone(),
+            signer: config.signer(),
+            roles: Arc::new((config.clone(), client.clone())),
             naming: FunctionNaming::default(),
         })
     }
@@ -117,10 +139,27 @@ impl RemoteLambda {
         self
     }
 
-    /// The signed Invoke API request for an invocation, at `time`.
+    /// What this invocation is signed with: the role named by the [`InvokeAsRole`]
+    /// it runs under, else the configuration's signer.
+    fn signer(&self) -> Result<Signer, InvokeError> {
+        match INTEGRATION_ROLE.try_with(RoleArn::clone) {
+            Ok(role) => {
+                let (config, client) = &*self.roles;
+                let assumed = config
+                    .assumed_role(&role, client)
+                    .map_err(|e| InvokeError::Transport(e.to_string()))?;
+                Ok(Signer::Role(assumed))
+            }
+            Err(_) => Ok(self.signer.clone()),
+        }
+    }
+
+    /// The Invoke API request for an invocation, signed with `credentials` at
+    /// `time`.
     fn request(
         &self,
         invocation: &Invocation,
+        credentials: &Credentials,
         time: SystemTime,
     ) -> Result<Request<Body>, InvokeError> {
         let function = &invocation.function;
@@ -157,12 +196,8 @@ impl RemoteLambda {
         let mut request = builder
             .body(Body::full(payload.clone()))
             .map_err(|e| InvokeError::Transport(format!("cannot build the request: {e}")))?;
-        let credentials = self
-            .credentials
-            .credentials()
-            .map_err(|e| InvokeError::Transport(e.to_string()))?;
         let region = function.region().unwrap_or(&self.region);
-        sign_request(&mut request, &payload, &credentials, "lambda", region, time)
+        sign_request(&mut request, &payload, credentials, "lambda", region, time)
             .map_err(|e| InvokeError::Transport(e.to_string()))?;
         Ok(request)
     }
@@ -170,14 +205,19 @@ impl RemoteLambda {
 
 impl LambdaInvoker for RemoteLambda {
     fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-        let request = match self.request(&invocation, SystemTime::now()) {
-            Ok(request) => request,
+        let signer = match self.signer() {
+            Ok(signer) => signer,
             Err(err) => return Box::pin(std::future::ready(Err(err))),
         };
-        let pool = Arc::clone(&self.pool);
-        let function = invocation.function;
+        let this = self.clone();
         Box::pin(async move {
-            let response = pool
+            let credentials = signer
+                .credentials()
+                .await
+                .map_err(|e| InvokeError::Transport(e.to_string()))?;
+            let request = this.request(&invocation, &credentials, SystemTime::now())?;
+            let function = invocation.function;
+            let response = Arc::clone(&this.pool)
                 .send(request)
                 .await
                 .map_err(|e| InvokeError::Transport(error_chain(&e)))?;
@@ -210,6 +250,46 @@ impl LambdaInvoker for RemoteLambda {
             }
             Err(error_for(parts.status, &parts.headers, &payload, &function))
         })
+    }
+}
+
+tokio::task_local! {
+    /// The role the invocation under way is signed as, set by [`InvokeAsRole`].
+    static INTEGRATION_ROLE: RoleArn;
+}
+
+/// Invokes through another invoker as an IAM role: the invoker for an integration
+/// whose `credentials` is a role ARN.
+///
+/// The role is in scope while the inner invoker's `invoke` runs and while its
+/// future is polled; a [`RemoteLambda`] that is called in that scope signs with the
+/// role's temporary credentials instead of its own (see the module docs). Other
+/// invokers are not affected.
+#[derive(Debug, Clone)]
+pub struct InvokeAsRole {
+    inner: SharedInvoker,
+    role: RoleArn,
+}
+
+impl InvokeAsRole {
+    /// Invokes through `inner` as `role`.
+    #[must_use]
+    pub fn new(inner: SharedInvoker, role: RoleArn) -> Self {
+        Self { inner, role }
+    }
+
+    /// The role.
+    #[must_use]
+    pub fn role(&self) -> &RoleArn {
+        &self.role
+    }
+}
+
+impl LambdaInvoker for InvokeAsRole {
+    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+        let future =
+            INTEGRATION_ROLE.sync_scope(self.role.clone(), || self.inner.invoke(invocation));
+        Box::pin(INTEGRATION_ROLE.scope(self.role.clone(), future))
     }
 }
 
@@ -283,7 +363,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::aws::{Credentials, CredentialsProvider};
+    use crate::aws::CredentialsProvider;
     use gateway_core::lambda::Payload;
 
     fn config() -> AwsConfig {
@@ -321,8 +401,9 @@ mod tests {
     fn names_are_sent_as_written_or_bare() {
         let time = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let lambda = RemoteLambda::new(&config(), &HttpClient::new()).unwrap();
+        let credentials = Credentials::new("AKID", "SECRET");
         let arn = invocation("arn:aws:lambda:eu-west-2:123456789012:function:my-fn:live");
-        let request = lambda.request(&arn, time).unwrap();
+        let request = lambda.request(&arn, &credentials, time).unwrap();
         assert_eq!(
             request.uri(),
             "/base/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-2%3A123456789012%3Afunction%3Amy-fn/invocations?Qualifier=live"
@@ -332,12 +413,14 @@ mod tests {
         assert!(auth.contains("/eu-west-2/lambda/aws4_request"), "{auth}");
 
         let bare = lambda.with_function_naming(FunctionNaming::Name);
-        let request = bare.request(&arn, time).unwrap();
+        let request = bare.request(&arn, &credentials, time).unwrap();
         assert_eq!(
             request.uri(),
             "/base/2015-03-31/functions/my-fn/invocations?Qualifier=live"
         );
-        let request = bare.request(&invocation("other"), time).unwrap();
+        let request = bare
+            .request(&invocation("other"), &credentials, time)
+            .unwrap();
         assert_eq!(
             request.uri(),
             "/base/2015-03-31/functions/other/invocations"

@@ -8,7 +8,12 @@
 //! - [`sign`]: [`sign_request`] signs an `http::Request` with Signature Version 4,
 //!   making the choices botocore makes.
 //! - [`lambda_invoke`]: [`RemoteLambda`], a
-//!   [`LambdaInvoker`](gateway_core::lambda::LambdaInvoker) over the Lambda Invoke API.
+//!   [`LambdaInvoker`](gateway_core::lambda::LambdaInvoker) over the Lambda Invoke API,
+//!   and [`InvokeAsRole`], which has it sign as an integration's role.
+//! - [`assume_role`]: [`RoleArn`] parses an integration's `credentials`, and an
+//!   [`AssumedRole`] gets the role's temporary credentials from STS `AssumeRole`,
+//!   signed with the gateway's own, and caches them until shortly before they
+//!   expire. [`AwsConfig::assume_role`] gives a configuration that signs as a role.
 //! - [`service`]: [`AwsTarget`] parses AWS integration URIs
 //!   (`arn:aws:apigateway:{region}:{service}:action/{Action}` or `:path/{path}`),
 //!   [`AwsConfig`] holds the region, credentials and endpoint overrides, and a
@@ -45,6 +50,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod assume_role;
 pub mod credentials;
 mod endpoint;
 pub mod lambda_invoke;
@@ -53,9 +59,12 @@ pub mod service;
 pub mod sign;
 mod target;
 
+pub use assume_role::{
+    AssumeRoleError, AssumeRoleErrorKind, AssumedRole, Clock, RoleArn, RoleArnError,
+};
 pub use credentials::{Credentials, CredentialsError, CredentialsProvider, Environment};
 pub use endpoint::EndpointError;
-pub use lambda_invoke::{FunctionNaming, RemoteLambda};
+pub use lambda_invoke::{FunctionNaming, InvokeAsRole, RemoteLambda};
 pub use service::{AwsConfig, PreparedTarget, SendError, ServiceError, ServiceRequest};
 pub use sign::{SignError, sign_request};
 pub use target::{AwsTarget, TargetApi, TargetError};

@@ -23,7 +23,7 @@
 //! override used by a target that has a subdomain must place it with a `{subdomain}`
 //! placeholder (`http://{subdomain}.s3.localhost.localstack.cloud:4566`); this is
 //! checked when the target is prepared. `https://` endpoints are checked against the
-//! [`HttpClient`](crate::HttpClient)'s trust store.
+//! [`HttpClient`]'s trust store.
 //!
 //! # Protocols of `action/` targets
 //!
@@ -54,6 +54,12 @@
 //! Requests are signed (see the [`sign`](super::sign) module) for the target's
 //! region with the service's signing name, which is the URI's service name except
 //! where the API model says otherwise (`email` signs as `ses`).
+//!
+//! They are signed with the configuration's own credentials, or, for a
+//! configuration made by [`AwsConfig::assume_role`] (an integration whose
+//! `credentials` is a role ARN), with that role's temporary credentials, which
+//! [`PreparedTarget::signed_request`] and [`PreparedTarget::call`] get from STS
+//! when they have none fresh (see the [`assume_role`](super::assume_role) module).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -66,7 +72,8 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use super::credentials::{CredentialsError, CredentialsProvider, Environment};
+use super::assume_role::{AssumeRoleError, AssumedRole, Clock, RoleArn, RoleCache};
+use super::credentials::{Credentials, CredentialsError, CredentialsProvider, Environment};
 use super::endpoint::{Endpoint, EndpointError};
 use super::protocols::{Protocol, protocol_of, signing_name};
 use super::sign::{SignError, encode_component, sign_request};
@@ -108,13 +115,46 @@ const HOP_BY_HOP: [&str; 8] = [
 
 /// Region, credentials and endpoint overrides for the AWS services a gateway calls.
 ///
-/// Cloning shares the credentials cache.
+/// Cloning shares the credentials cache and the cache of assumed roles.
 #[derive(Debug, Clone)]
 pub struct AwsConfig {
     region: String,
     credentials: CredentialsProvider,
     /// Overrides by `{subdomain}.{service}` or `{service}`, as written.
     endpoints: BTreeMap<String, String>,
+    /// The roles assumed with `credentials`.
+    roles: Arc<RoleCache>,
+    /// The role requests are signed as, instead of `credentials`.
+    role: Option<AssumedRole>,
+}
+
+/// What requests are signed with.
+#[derive(Debug, Clone)]
+pub(crate) enum Signer {
+    /// The configuration's own credentials.
+    Own(CredentialsProvider),
+    /// An assumed role's temporary credentials.
+    Role(AssumedRole),
+}
+
+impl Signer {
+    /// The credentials, assuming the role when its cached ones are not fresh.
+    pub(crate) async fn credentials(&self) -> Result<Arc<Credentials>, ServiceError> {
+        match self {
+            Self::Own(provider) => Ok(provider.credentials()?),
+            Self::Role(role) => Ok(role.credentials().await?),
+        }
+    }
+
+    /// The credentials at hand: the own ones, or the role's while fresh.
+    fn current(&self) -> Result<Arc<Credentials>, ServiceError> {
+        match self {
+            Self::Own(provider) => Ok(provider.credentials()?),
+            Self::Role(role) => role
+                .cached()
+                .ok_or_else(|| ServiceError::RoleNotAssumed(role.role().as_str().to_owned())),
+        }
+    }
 }
 
 impl AwsConfig {
@@ -125,6 +165,8 @@ impl AwsConfig {
             region: region.into(),
             credentials,
             endpoints: BTreeMap::new(),
+            roles: Arc::new(RoleCache::new(Clock::system())),
+            role: None,
         }
     }
 
@@ -162,16 +204,84 @@ impl AwsConfig {
         Ok(self)
     }
 
+    /// Judges the freshness of assumed roles' credentials by `clock` instead of the
+    /// system clock (tests move it forward). Roles assumed through this
+    /// configuration before the call keep the clock they had: set it first.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.roles = Arc::new(RoleCache::new(clock));
+        self
+    }
+
     /// The default region.
     #[must_use]
     pub fn region(&self) -> &str {
         &self.region
     }
 
-    /// The credentials requests are signed with.
+    /// The configuration's own credentials: what requests are signed with, unless
+    /// the configuration assumes a role, and what roles are assumed with.
     #[must_use]
     pub fn credentials(&self) -> &CredentialsProvider {
         &self.credentials
+    }
+
+    /// The role requests are signed as, for a configuration made by
+    /// [`Self::assume_role`].
+    #[must_use]
+    pub fn role(&self) -> Option<&AssumedRole> {
+        self.role.as_ref()
+    }
+
+    /// `role`, assumed with this configuration's own credentials at its `sts`
+    /// endpoint (the override, else `https://sts.{region}.amazonaws.com`). The
+    /// [`AssumedRole`] is shared by every clone of this configuration that asks for
+    /// the same role; nothing is sent to STS until its credentials are needed.
+    ///
+    /// # Errors
+    ///
+    /// When the `sts` endpoint override cannot be used.
+    pub fn assumed_role(
+        &self,
+        role: &RoleArn,
+        client: &HttpClient,
+    ) -> Result<AssumedRole, ServiceError> {
+        let uri = format!(
+            "arn:{}:apigateway:{}:sts:action/AssumeRole",
+            role.partition(),
+            self.region
+        );
+        let target =
+            AwsTarget::parse(&uri).map_err(|e| ServiceError::InvalidRequest(e.to_string()))?;
+        let own = Self {
+            role: None,
+            ..self.clone()
+        };
+        let sts = own.prepare(&target, client)?;
+        Ok(self.roles.get(role, sts))
+    }
+
+    /// This configuration, signing as `role` (assumed with this configuration's
+    /// own credentials, see [`Self::assumed_role`]) instead of with its own
+    /// credentials.
+    ///
+    /// # Errors
+    ///
+    /// When the `sts` endpoint override cannot be used.
+    pub fn assume_role(&self, role: &RoleArn, client: &HttpClient) -> Result<Self, ServiceError> {
+        let assumed = self.assumed_role(role, client)?;
+        Ok(Self {
+            role: Some(assumed),
+            ..self.clone()
+        })
+    }
+
+    /// What requests are signed with: the role, else the own credentials.
+    pub(crate) fn signer(&self) -> Signer {
+        match &self.role {
+            Some(role) => Signer::Role(role.clone()),
+            None => Signer::Own(self.credentials.clone()),
+        }
     }
 
     /// The endpoint for `service` (with its optional subdomain) in `region`.
@@ -320,7 +430,7 @@ impl AwsConfig {
                 query,
                 json,
                 form_params,
-                credentials: self.credentials.clone(),
+                signer: self.signer(),
             }),
         })
     }
@@ -392,7 +502,7 @@ struct Prepared {
     /// Whether the parameters go in a form body when the method has a body (query
     /// protocol actions).
     form_params: bool,
-    credentials: CredentialsProvider,
+    signer: Signer,
 }
 
 impl fmt::Debug for PreparedTarget {
@@ -402,6 +512,13 @@ impl fmt::Debug for PreparedTarget {
             .field("endpoint", &self.inner.endpoint.url())
             .field("signing_name", &self.inner.signing_name)
             .field("region", &self.inner.region)
+            .field(
+                "role",
+                &match &self.inner.signer {
+                    Signer::Own(_) => None,
+                    Signer::Role(role) => Some(role.role().as_str()),
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -431,6 +548,16 @@ pub enum ServiceError {
     /// No credentials to sign with.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// The role requests are signed as could not be assumed.
+    #[error(transparent)]
+    AssumeRole(#[from] AssumeRoleError),
+    /// A request signed as a role was built synchronously while the role's
+    /// credentials were not at hand.
+    #[error(
+        "the credentials of role `{0}` are not at hand; sign with \
+         PreparedTarget::signed_request or call, which assume the role"
+    )]
+    RoleNotAssumed(String),
     /// The request could not be signed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -485,23 +612,52 @@ impl PreparedTarget {
         &self.inner.region
     }
 
-    /// The signed request for `request`, signed now.
+    /// The signed request for `request`, signed now, with the credentials at hand:
+    /// for a target that signs as a role, its cached credentials, which
+    /// [`Self::signed_request`] fetches when needed.
     ///
     /// # Errors
     ///
-    /// When there are no credentials or the request cannot be signed.
+    /// When there are no credentials (for a role: none fresh in its cache) or the
+    /// request cannot be signed.
     pub fn build_request(&self, request: ServiceRequest) -> Result<Request<Body>, ServiceError> {
         self.build_request_at(request, SystemTime::now())
     }
 
-    /// The signed request for `request`, signed at `time`.
+    /// The signed request for `request`, signed at `time`, as [`Self::build_request`].
     ///
     /// # Errors
     ///
-    /// When there are no credentials or the request cannot be signed.
+    /// As [`Self::build_request`].
     pub fn build_request_at(
         &self,
         request: ServiceRequest,
+        time: SystemTime,
+    ) -> Result<Request<Body>, ServiceError> {
+        let credentials = self.inner.signer.current()?;
+        self.build_request_with(request, &credentials, time)
+    }
+
+    /// The signed request for `request`, signed now; a target that signs as a role
+    /// assumes it first when its cached credentials are not fresh.
+    ///
+    /// # Errors
+    ///
+    /// When there are no credentials, the role cannot be assumed, or the request
+    /// cannot be signed.
+    pub async fn signed_request(
+        &self,
+        request: ServiceRequest,
+    ) -> Result<Request<Body>, ServiceError> {
+        let credentials = self.inner.signer.credentials().await?;
+        self.build_request_with(request, &credentials, SystemTime::now())
+    }
+
+    /// The request for `request`, signed with `credentials` at `time`.
+    fn build_request_with(
+        &self,
+        request: ServiceRequest,
+        credentials: &Credentials,
         time: SystemTime,
     ) -> Result<Request<Body>, ServiceError> {
         let inner = &*self.inner;
@@ -564,11 +720,10 @@ impl PreparedTarget {
             .body(Body::full(body.clone()))
             .map_err(|e| ServiceError::InvalidRequest(e.to_string()))?;
         *out.headers_mut() = headers;
-        let credentials = inner.credentials.credentials()?;
         sign_request(
             &mut out,
             &body,
-            &credentials,
+            credentials,
             &inner.signing_name,
             &inner.region,
             time,
@@ -596,9 +751,9 @@ impl PreparedTarget {
     ///
     /// # Errors
     ///
-    /// As [`Self::build_request`] and [`Self::send`].
+    /// As [`Self::signed_request`] and [`Self::send`].
     pub async fn call(&self, request: ServiceRequest) -> Result<Response<Body>, ServiceError> {
-        let request = self.build_request(request)?;
+        let request = self.signed_request(request).await?;
         Ok(self.send(request).await?)
     }
 }

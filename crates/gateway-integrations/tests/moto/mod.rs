@@ -38,9 +38,17 @@ impl Moto {
     /// which it prints once its socket is listening: no port is guessed and no
     /// connection polled for.
     pub(crate) fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// [`Moto::start`] with extra environment variables for the server, such as
+    /// `INITIAL_NO_AUTH_ACTION_COUNT=0`, which makes moto authenticate every request
+    /// against its IAM users (so unknown access keys are refused).
+    pub(crate) fn start_with_env(env: &[(&str, &str)]) -> Self {
         let mut child = Command::new("python3")
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
             .env("PYTHONUNBUFFERED", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
