@@ -15,6 +15,7 @@ use gateway_auth::lambda::LambdaAuthorizer;
 use gateway_auth::policy::Policy;
 use gateway_auth::route::{MethodAuthorizer, NetworkHeaders, RouteAuthLayer};
 use gateway_auth::sigv4::Verifier;
+use gateway_core::clock::Clock;
 use gateway_core::error::GatewayResponses;
 use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::{Api, ApiProtocol, AuthorizationType, AuthorizerType, Route};
@@ -94,7 +95,7 @@ pub struct StageCompileContext<'a> {
 }
 
 /// What the authorization of every stage shares: keys, IAM callers, JWKS
-/// locations and the network headers, built once per (re)load.
+/// locations, the network headers and the clock, built once per (re)load.
 #[derive(Debug, Clone)]
 pub struct StageAuth {
     /// The region of method ARNs and of SigV4 credential scopes.
@@ -109,6 +110,9 @@ pub struct StageAuth {
     pub network: NetworkHeaders,
     /// The trust store for JWT issuers' `https` key sets; the system's when unset.
     pub tls: Option<TlsClient>,
+    /// The time authorizers (token times, key-set ages, cached results, SigV4
+    /// timestamps) go by.
+    pub clock: Clock,
 }
 
 /// The authorization pieces of one compiled variant, shared by its routes.
@@ -364,6 +368,7 @@ fn compile_auth(
                     LambdaAuthorizer::builder(authorizer, api.protocol, Arc::clone(invoker))
                         .scope(scope.clone())
                         .stage_variables(variables.clone())
+                        .clock(ctx.auth.clock.clone())
                         .build()
                         .map_err(|e| refuse(format!("authorizer `{name}`: {e}")))?,
                 )),
@@ -384,7 +389,7 @@ fn compile_auth(
                 if let Some(tls) = &ctx.auth.tls {
                     config = config.tls(tls.clone());
                 }
-                JwtAuthorizer::new(config)
+                JwtAuthorizer::new(config.clock(ctx.auth.clock.clone()))
                     .map(StageAuthorizer::Jwt)
                     .map_err(|e| format!("authorizer `{name}`: {e} (see auth.jwks_urls)"))
             }

@@ -17,6 +17,7 @@ use gateway_auth::api_key::InMemoryApiKeyStore;
 use gateway_auth::policy::Policy;
 use gateway_auth::route::NetworkHeaders;
 use gateway_auth::sigv4::{Credential, InMemoryCredentials, Verifier};
+use gateway_core::clock::Clock;
 use gateway_core::context::TrustedProxies;
 use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::ApiProtocol;
@@ -34,7 +35,7 @@ use gateway_integrations::lambda::Functions;
 use gateway_openapi::{LoadOptions, Warning};
 use gateway_throttle::usage::{QuotaStatus, Usage};
 use gateway_throttle::{
-    Clock, Day, MemoryBackend, MethodThrottles, ThrottleBackend, ThrottleMetrics, UsagePlan,
+    Day, MemoryBackend, MethodThrottles, ThrottleBackend, ThrottleMetrics, UsagePlan,
 };
 use http::HeaderName;
 use serde_json::json;
@@ -139,8 +140,9 @@ struct Inner {
     /// Ids and values generated for configured API keys that give none, by key
     /// name, so that a reload keeps them.
     generated_keys: Mutex<HashMap<String, (String, String)>>,
-    /// The clock throttles and quotas run on.
-    throttle_clock: Clock,
+    /// The time every layer goes by: throttles and quotas, token and key-set
+    /// ages, cached authorizer results, SigV4 timestamps.
+    clock: Clock,
     /// Counts throttle rejections in `metrics`.
     throttle_metrics: ThrottleMetrics,
     /// The throttle backend and the Redis settings it was made for, kept across
@@ -176,7 +178,7 @@ struct Outbound {
 pub struct GatewayBuilder {
     invoker: Option<SharedInvoker>,
     functions: Vec<(String, SharedInvoker)>,
-    throttle_clock: Option<Clock>,
+    clock: Option<Clock>,
 }
 
 impl GatewayBuilder {
@@ -197,10 +199,11 @@ impl GatewayBuilder {
         self
     }
 
-    /// Runs throttles and quotas on `clock` (a [`Clock::manual`] one in tests)
-    /// instead of the wall clock.
-    pub fn throttle_clock(mut self, clock: Clock) -> Self {
-        self.throttle_clock = Some(clock);
+    /// Runs every layer on `clock` (a [`Clock::manual`] one in tests) instead of
+    /// the system clock: throttles and quotas, JWT token times and key-set ages,
+    /// Lambda authorizer result caches and SigV4 timestamps.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -258,7 +261,7 @@ impl Gateway {
                 functions: builder.functions,
                 sinks: Mutex::new(HashMap::new()),
                 generated_keys: Mutex::new(HashMap::new()),
-                throttle_clock: builder.throttle_clock.unwrap_or_default(),
+                clock: builder.clock.unwrap_or_default(),
                 throttle_metrics,
                 throttle_backend: Mutex::new(None),
             }),
@@ -715,7 +718,7 @@ impl Gateway {
                     Arc::clone(backend)
                 }
                 _ => {
-                    let clock = self.inner.throttle_clock.clone();
+                    let clock = self.inner.clock.clone();
                     let backend: Arc<dyn ThrottleBackend> = match &config.throttle.redis {
                         None => Arc::new(MemoryBackend::new(clock)),
                         Some(redis) => redis_backend(redis, clock)
@@ -966,13 +969,18 @@ impl Gateway {
             vpc: header("auth.source_vpc_header", &settings.source_vpc_header)?,
             vpce: header("auth.source_vpce_header", &settings.source_vpce_header)?,
         };
+        let clock = self.inner.clock.clone();
         Ok(StageAuth {
             region: config.region.clone(),
             api_keys: Arc::new(api_keys),
-            verifier: Arc::new(Verifier::new(config.region.as_str(), Arc::new(credentials))),
+            verifier: Arc::new(
+                Verifier::new(config.region.as_str(), Arc::new(credentials))
+                    .with_clock(clock.clone()),
+            ),
             jwks_urls: settings.jwks_urls.clone(),
             network,
             tls: None,
+            clock,
         })
     }
 

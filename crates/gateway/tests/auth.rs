@@ -10,10 +10,11 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4::SigningParams;
+use gateway_core::clock::Clock;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{HttpClient, TempDir};
@@ -460,7 +461,11 @@ async fn an_http_api_jwt_authorizer_reads_keys_from_the_configured_jwks_url() {
             "body": json!({"sub": jwt["claims"]["sub"], "scopes": jwt["scopes"]}).to_string()
         }))
     });
+    // Tokens are checked against the gateway's clock, which stands still here.
+    let now = 1_800_000_000;
+    let (clock, time) = Clock::manual(Duration::from_secs(now));
     let (gateway, report) = gateway::Gateway::builder()
+        .clock(clock)
         .function(
             "whoami",
             gateway_integrations::lambda::InProcessFunction::new(whoami).shared(),
@@ -473,10 +478,6 @@ async fn an_http_api_jwt_authorizer_reads_keys_from_the_configured_jwks_url() {
         .unwrap();
     let url = format!("http://{}/me", server.addr);
     let client = HttpClient::new();
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let claims = |aud: &str, scope: &str| {
         json!({"iss": "https://issuer.example.com/tests", "aud": aud, "sub": "ada",
                "scope": scope, "iat": now, "exp": now + 300})
@@ -505,5 +506,13 @@ async fn an_http_api_jwt_authorizer_reads_keys_from_the_configured_jwks_url() {
     let forbidden = client.get_with(&url, &[("authorization", &no_scope)]).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(forbidden.json(), json!({"message": "Forbidden"}));
+
+    // The token expires when the gateway's clock passes `exp` and the leeway.
+    time.advance(Duration::from_secs(300 + 59));
+    let reply = client.get_with(&url, &[("authorization", &good)]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    time.advance(Duration::from_secs(1));
+    let expired = client.get_with(&url, &[("authorization", &good)]).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     server.shutdown().await;
 }
