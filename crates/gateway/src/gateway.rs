@@ -41,7 +41,8 @@ use http::HeaderName;
 use serde_json::json;
 
 use crate::compile::{
-    AccessLog, CompiledCanary, CompiledStage, StageAuth, StageCompileContext, compile_variant,
+    AccessLog, CompiledCanary, CompiledStage, JwtAuthorizers, StageAuth, StageCompileContext,
+    compile_variant,
 };
 use crate::config::{
     AccessLogConfig, CanaryConfig, Config, ConfigError, LambdaFunctionNames, OutboundTlsSettings,
@@ -143,6 +144,10 @@ struct Inner {
     /// The time every layer goes by: throttles and quotas, token and key-set
     /// ages, cached authorizer results, SigV4 timestamps.
     clock: Clock,
+    /// JWT authorizers kept across reloads (and shared by a stage's variants)
+    /// while their configuration is the same, so their key sets are not fetched
+    /// again.
+    jwt_authorizers: Arc<JwtAuthorizers>,
     /// Counts throttle rejections in `metrics`.
     throttle_metrics: ThrottleMetrics,
     /// The throttle backend and the Redis settings it was made for, kept across
@@ -162,6 +167,8 @@ struct OutboundClient {
     pems: Vec<Vec<u8>>,
     client: Option<HttpClient>,
     tls: Option<TlsClient>,
+    /// Counts the clients built: identifies `tls` (see [`StageAuth::trust`]).
+    generation: u64,
 }
 
 struct Outbound {
@@ -262,6 +269,7 @@ impl Gateway {
                 sinks: Mutex::new(HashMap::new()),
                 generated_keys: Mutex::new(HashMap::new()),
                 clock: builder.clock.unwrap_or_default(),
+                jwt_authorizers: Arc::new(JwtAuthorizers::new()),
                 throttle_metrics,
                 throttle_backend: Mutex::new(None),
             }),
@@ -607,6 +615,8 @@ impl Gateway {
                 .map_err(|m| invalid(self.inner.config_path.as_deref(), "trusted_proxies", &m))?,
             ..DispatchTable::default()
         };
+        // JWT authorizers this compile does not use are dropped once it succeeds.
+        self.inner.jwt_authorizers.begin_compile();
         let outbound = self.outbound(config)?;
         table.api_keys = Some(Arc::clone(&outbound.auth.api_keys));
         let throttle = self.gateway_throttle(config, state, &*outbound.auth.api_keys)?;
@@ -694,6 +704,7 @@ impl Gateway {
                 .insert(domain.name.to_ascii_lowercase(), mappings);
         }
         table.throttle = Some(throttle);
+        self.inner.jwt_authorizers.finish_compile();
         Ok(table)
     }
 
@@ -749,7 +760,7 @@ impl Gateway {
     /// endpoint overrides, and the Lambda invoker (the one given in code, else the
     /// Lambda Invoke API when an endpoint for `lambda` is configured).
     fn outbound(&self, config: &Config) -> Result<Outbound, Error> {
-        let (client, tls) = self.outbound_client(&config.outbound_tls)?;
+        let (client, tls, trust) = self.outbound_client(&config.outbound_tls)?;
         let settings = &config.aws;
         let environment = match settings.profile.clone() {
             Some(profile) => Environment::from_fn(move |name| {
@@ -805,6 +816,7 @@ impl Gateway {
         };
         let mut auth = self.stage_auth(config)?;
         auth.tls = tls;
+        auth.trust = trust;
         Ok(Outbound {
             client,
             aws,
@@ -815,11 +827,12 @@ impl Gateway {
 
     /// The outbound client for `settings`: the current one when the trust it was
     /// built with (the settings and the CA files' contents) is unchanged, else a new
-    /// one. Also the trust store itself, when it is not the system's alone.
+    /// one. Also the trust store itself, when it is not the system's alone, and the
+    /// number identifying it.
     fn outbound_client(
         &self,
         settings: &OutboundTlsSettings,
-    ) -> Result<(HttpClient, Option<TlsClient>), Error> {
+    ) -> Result<(HttpClient, Option<TlsClient>, u64), Error> {
         let config_path = self.inner.config_path.as_deref();
         let mut pems = Vec::with_capacity(settings.ca_files.len());
         for (i, file) in settings.ca_files.iter().enumerate() {
@@ -866,10 +879,11 @@ impl Gateway {
                 pems,
                 client: Some(client),
                 tls,
+                generation: current.generation.wrapping_add(1),
             };
         }
         let client = current.client.clone().unwrap_or_default();
-        Ok((client, current.tls.clone()))
+        Ok((client, current.tls.clone(), current.generation))
     }
 
     /// The API keys, IAM callers, JWKS locations and network headers of a
@@ -980,7 +994,9 @@ impl Gateway {
             jwks_urls: settings.jwks_urls.clone(),
             network,
             tls: None,
+            trust: 0,
             clock,
+            jwt_authorizers: Arc::clone(&self.inner.jwt_authorizers),
         })
     }
 
@@ -996,6 +1012,7 @@ impl Gateway {
         access_log: Option<AccessLog>,
     ) -> Result<CompiledStage, Error> {
         let ctx = StageCompileContext {
+            api_id,
             stage: &stage.name,
             account_id: &config.account_id,
             client: &outbound.client,
