@@ -290,7 +290,10 @@ mod tests {
         assert!(ours.abs_diff(wall) < 1_000_000_000, "{ours} vs {wall}");
         let first = clock.instant();
         let clone = clock.clone();
-        assert!(clone.instant() >= first, "clones read the same, monotonic, time");
+        assert!(
+            clone.instant() >= first,
+            "clones read the same, monotonic, time"
+        );
         assert!(clock.now_nanos() >= ours);
         let debug = format!("{clock:?}");
         assert!(debug.contains("system"), "{debug}");
