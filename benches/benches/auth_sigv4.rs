@@ -19,6 +19,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use gateway_auth::ApiScope;
 use gateway_auth::policy::Policy;
 use gateway_auth::sigv4::{Credential, InMemoryCredentials, SigV4Layer, Verifier};
+use gateway_core::clock::Clock;
 use gateway_core::{Body, RequestContext};
 use http::{Request, Response};
 use tower::{Layer, ServiceExt};
@@ -37,6 +38,11 @@ const HEADERS: [(&str, &str); 4] = [
 
 fn signed_at() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_740_830_400)
+}
+
+/// The verifier's clock, standing at [`signed_at`].
+fn server_clock() -> Clock {
+    Clock::manual(Duration::from_secs(1_740_830_400)).0
 }
 
 fn store() -> Arc<InMemoryCredentials> {
@@ -95,7 +101,7 @@ fn signed_request(presigned: bool) -> Request<()> {
 }
 
 fn bench(c: &mut Criterion) {
-    let verifier = Verifier::new("us-east-1", store()).with_clock(signed_at);
+    let verifier = Verifier::new("us-east-1", store()).with_clock(server_clock());
     let (header_form, _) = signed_request(false).into_parts();
     let (query_form, _) = signed_request(true).into_parts();
     verifier.verify(&header_form, b"").unwrap();
@@ -137,7 +143,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let layer = SigV4Layer::with_verifier(
-        Arc::new(Verifier::new("us-east-1", store()).with_clock(signed_at)),
+        Arc::new(Verifier::new("us-east-1", store()).with_clock(server_clock())),
         ApiScope::new("us-east-1", "123456789012", "abc123", "prod"),
     );
     let service = layer.layer(tower::service_fn(|_req: Request<Body>| async {

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use gateway_auth::jwt::{
-    Algorithm, DEFAULT_SIGNATURE_CACHE, IdentitySource, JwtAuthorizer, JwtConfig, JwtLayer,
+    Algorithm, Clock, DEFAULT_SIGNATURE_CACHE, IdentitySource, JwtAuthorizer, JwtConfig, JwtLayer,
     ManualClock, Verified,
 };
 use gateway_core::model::{ApiProtocol, Authorizer, AuthorizerType, JwtConfiguration};
@@ -229,10 +229,15 @@ impl Issuer {
     }
 }
 
+/// A clock standing at [`NOW`] until the test moves it.
+fn manual_clock() -> ManualClock {
+    Clock::manual(Duration::from_secs(NOW)).1
+}
+
 fn http_api(issuer: &Issuer, clock: &ManualClock) -> JwtAuthorizer {
     JwtConfig::jwt(issuer.base.clone())
         .audience(AUDIENCE)
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clock())
         .build()
         .unwrap()
 }
@@ -322,7 +327,7 @@ fn with_context(mut request: Request<Body>) -> Request<Body> {
 #[tokio::test]
 async fn http_api_accepts_rs256_and_es256_tokens_and_hands_on_their_claims() {
     let issuer = Issuer::start(key_set(&["rsa-1", "ec-1"], true)).await;
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = http_api(&issuer, &clock);
     let service = ServiceBuilder::new()
         .map_request(with_context)
@@ -414,7 +419,7 @@ async fn http_api_accepts_rs256_and_es256_tokens_and_hands_on_their_claims() {
 #[tokio::test]
 async fn http_api_refuses_tokens_for_others_or_out_of_time() {
     let issuer = Issuer::start(key_set(&["rsa-1", "ec-1"], true)).await;
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = http_api(&issuer, &clock);
     let sign = |extra: Value| {
         mint(
@@ -523,7 +528,7 @@ async fn http_api_refuses_tokens_for_others_or_out_of_time() {
 #[tokio::test]
 async fn route_scopes_need_one_match() {
     let issuer = Issuer::start(key_set(&["rsa-1"], true)).await;
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = http_api(&issuer, &clock);
     let token = |extra: Value| {
         mint(
@@ -569,7 +574,7 @@ async fn route_scopes_need_one_match() {
 #[tokio::test]
 async fn algorithm_confusion_is_refused() {
     let issuer = Issuer::start(key_set(&["rsa-1", "ec-1"], true)).await;
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = http_api(&issuer, &clock);
     let good = claims(&issuer.base, &json!({"aud": AUDIENCE}));
     let none: &[String] = &[];
@@ -628,7 +633,7 @@ async fn algorithm_confusion_is_refused() {
     let restricted = JwtConfig::jwt(issuer.base.clone())
         .audience(AUDIENCE)
         .algorithms(&[Algorithm::RS256])
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clock())
         .build()
         .unwrap();
     let es256 = mint("ec1", Algorithm::ES256, Some("ec-1"), &good);
@@ -641,7 +646,7 @@ async fn algorithm_confusion_is_refused() {
 #[tokio::test]
 async fn rotated_keys_are_fetched_at_a_bounded_rate() {
     let issuer = Issuer::start(key_set(&["rsa-1"], true)).await;
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = http_api(&issuer, &clock);
     let none: &[String] = &[];
     let token = |key: &str, kid: &str| {
@@ -723,7 +728,7 @@ async fn concurrent_requests_share_one_fetch() {
     let issuer = Issuer::start(key_set(&["rsa-1"], true)).await;
     let gate = Arc::new(Semaphore::new(0));
     *issuer.gate.lock().unwrap() = Some(Arc::clone(&gate));
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = http_api(&issuer, &clock);
     let token = mint(
         "rsa1",
@@ -756,7 +761,7 @@ async fn concurrent_requests_share_one_fetch() {
 async fn key_set_outages_are_server_errors_until_keys_arrive() {
     let issuer = Issuer::start(key_set(&["rsa-1"], true)).await;
     issuer.fail.store(true, Ordering::SeqCst);
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = http_api(&issuer, &clock);
     let token = mint(
         "rsa1",
@@ -790,7 +795,7 @@ async fn key_set_outages_are_server_errors_until_keys_arrive() {
 async fn key_sets_are_found_without_a_discovery_document() {
     let issuer = Issuer::start(key_set(&["ec-1"], true)).await;
     issuer.discovery.store(false, Ordering::SeqCst);
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = http_api(&issuer, &clock);
     let token = mint(
         "ec1",
@@ -809,7 +814,7 @@ async fn https_issuers_are_fetched_when_their_authority_is_trusted() {
     let issuer =
         Issuer::start_tls(key_set(&["ec-1"], true), &ca.issue(&["localhost"]).unwrap()).await;
     assert!(issuer.base.starts_with("https://"));
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let token = mint(
         "ec1",
         Algorithm::ES256,
@@ -819,7 +824,7 @@ async fn https_issuers_are_fetched_when_their_authority_is_trusted() {
     let build = |client: TlsClient| {
         JwtConfig::jwt(issuer.base.clone())
             .audience(AUDIENCE)
-            .clock(Arc::new(clock.clone()))
+            .clock(clock.clock())
             .tls(client)
             .build()
             .unwrap()
@@ -842,11 +847,11 @@ async fn https_issuers_are_fetched_when_their_authority_is_trusted() {
 #[tokio::test]
 async fn tokens_can_come_from_the_query_string() {
     let issuer = Issuer::start(key_set(&["rsa-1"], true)).await;
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = JwtConfig::jwt(issuer.base.clone())
         .audience(AUDIENCE)
         .identity_source(IdentitySource::parse("$request.querystring.access_token").unwrap())
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clock())
         .build()
         .unwrap();
     let token = mint(
@@ -878,7 +883,7 @@ fn cognito(issuer: &Issuer, clock: &ManualClock, model: &Authorizer) -> JwtAutho
     JwtConfig::from_model(model, ApiProtocol::Rest)
         .unwrap()
         .jwks_url(&pool_issuer(), format!("{}/keys", issuer.base))
-        .clock(Arc::new(clock.clone()))
+        .clock(clock.clock())
         .build()
         .unwrap()
 }
@@ -920,7 +925,7 @@ fn assert_rest_unauthorized(result: &Result<Verified, GatewayError>, message: &s
 #[tokio::test]
 async fn cognito_takes_id_tokens_without_scopes_and_access_tokens_with_them() {
     let issuer = Issuer::start(key_set(&["rsa-1"], true)).await;
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = cognito(&issuer, &clock, &pool_model());
     let none: &[String] = &[];
     let read = scopes(&["orders/read"]);
@@ -1012,7 +1017,7 @@ async fn cognito_takes_id_tokens_without_scopes_and_access_tokens_with_them() {
 #[tokio::test]
 async fn cognito_claims_reach_the_request_context() {
     let issuer = Issuer::start(key_set(&["rsa-1"], true)).await;
-    let clock = ManualClock::at(NOW);
+    let clock = manual_clock();
     let authorizer = cognito(&issuer, &clock, &pool_model());
     let service = ServiceBuilder::new()
         .map_request(with_context)
@@ -1047,10 +1052,10 @@ async fn cognito_claims_reach_the_request_context() {
 async fn remembered_signatures_still_need_their_key_and_valid_claims() {
     for remembered in [DEFAULT_SIGNATURE_CACHE, 0] {
         let issuer = Issuer::start(key_set(&["rsa-1", "ec-1"], false)).await;
-        let clock = ManualClock::at(NOW);
+        let clock = manual_clock();
         let authorizer = JwtConfig::jwt(issuer.base.clone())
             .audience(AUDIENCE)
-            .clock(Arc::new(clock.clone()))
+            .clock(clock.clock())
             .signature_cache(remembered)
             .build()
             .unwrap();

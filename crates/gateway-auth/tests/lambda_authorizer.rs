@@ -21,7 +21,7 @@ use aws_lambda_events::apigw::{
 use bytes::Bytes;
 use gateway_auth::ApiScope;
 use gateway_auth::lambda::{
-    LambdaAuthorizer, LambdaAuthorizerError, LambdaAuthorizerLayer, ManualClock,
+    Clock, LambdaAuthorizer, LambdaAuthorizerError, LambdaAuthorizerLayer, ManualClock,
 };
 use gateway_auth::policy::Decision;
 use gateway_core::context::{Identity, UsageIdentifierKey};
@@ -42,6 +42,8 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 
 const URI: &str = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/\
                    arn:aws:lambda:us-east-1:123456789012:function:authorizer/invocations";
+/// Where the tests' manual clocks start: 2024-03-04T12:00:00Z.
+const START_SECS: u64 = 1_709_553_600;
 const PETS_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/pets";
 const CATS_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/cats";
 
@@ -201,13 +203,18 @@ fn token_model(ttl: Option<u32>) -> Authorizer {
     }
 }
 
+/// A clock that moves only when the test moves it.
+fn manual_clock() -> ManualClock {
+    Clock::manual(Duration::from_secs(START_SECS)).1
+}
+
 fn token_authorizer(
     function: &Arc<Function>,
     ttl: Option<u32>,
     clock: &ManualClock,
 ) -> LambdaAuthorizer {
     LambdaAuthorizer::builder(&token_model(ttl), ApiProtocol::Rest, function.invoker())
-        .clock(clock.clone())
+        .clock(clock.clock())
         .build()
         .unwrap()
 }
@@ -358,7 +365,7 @@ async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
 #[tokio::test]
 async fn an_allow_reaches_the_service_with_the_authorizer_context() {
     let function = Function::new(decide);
-    let (addr, calls) = serve(token_authorizer(&function, Some(0), &ManualClock::new())).await;
+    let (addr, calls) = serve(token_authorizer(&function, Some(0), &manual_clock())).await;
 
     let ok = get(addr, "/pets", &[("Authorization", "allow")]).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
@@ -384,7 +391,7 @@ async fn an_allow_reaches_the_service_with_the_authorizer_context() {
 #[tokio::test]
 async fn denies_are_403_with_aws_messages() {
     let function = Function::new(decide);
-    let (addr, calls) = serve(token_authorizer(&function, Some(0), &ManualClock::new())).await;
+    let (addr, calls) = serve(token_authorizer(&function, Some(0), &manual_clock())).await;
 
     get(addr, "/pets", &[("Authorization", "deny")])
         .await
@@ -411,7 +418,7 @@ async fn denies_are_403_with_aws_messages() {
 #[tokio::test]
 async fn unauthorized_and_failing_authorizers() {
     let function = Function::new(decide);
-    let (addr, calls) = serve(token_authorizer(&function, Some(300), &ManualClock::new())).await;
+    let (addr, calls) = serve(token_authorizer(&function, Some(300), &manual_clock())).await;
     let unauthorized = r#"{"message":"Unauthorized"}"#;
 
     get(addr, "/pets", &[("Authorization", "unauthorized")])
@@ -442,7 +449,7 @@ async fn unauthorized_and_failing_authorizers() {
 #[tokio::test]
 async fn failures_have_their_gateway_response_types() {
     let function = Function::new(decide);
-    let authorizer = token_authorizer(&function, Some(300), &ManualClock::new());
+    let authorizer = token_authorizer(&function, Some(300), &manual_clock());
     let kind = |result: Result<Decision, GatewayError>| result.unwrap_err().kind();
     assert_eq!(
         kind(authorize(&authorizer, Some("unauthorized"), PETS_ARN).await),
@@ -468,7 +475,7 @@ async fn failures_have_their_gateway_response_types() {
 #[tokio::test(start_paused = true)]
 async fn a_function_that_never_answers_times_out() {
     let function = Function::new(decide);
-    let authorizer = token_authorizer(&function, Some(300), &ManualClock::new());
+    let authorizer = token_authorizer(&function, Some(300), &manual_clock());
     let started = tokio::time::Instant::now();
     let err = authorize(&authorizer, Some("hang"), PETS_ARN)
         .await
@@ -549,7 +556,7 @@ async fn misconfigured_authorizers_fail_to_build_or_answer_500() {
 #[tokio::test]
 async fn cached_policies_are_evaluated_again_for_each_method_arn() {
     let function = Function::new(decide);
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let authorizer = token_authorizer(&function, Some(300), &clock);
 
     for _ in 0..3 {
@@ -621,13 +628,13 @@ async fn cached_policies_are_evaluated_again_for_each_method_arn() {
 #[tokio::test]
 async fn a_ttl_of_zero_caches_nothing_and_failures_are_never_cached() {
     let function = Function::new(decide);
-    let uncached = token_authorizer(&function, Some(0), &ManualClock::new());
+    let uncached = token_authorizer(&function, Some(0), &manual_clock());
     authorize(&uncached, Some("allow"), PETS_ARN).await.unwrap();
     authorize(&uncached, Some("allow"), PETS_ARN).await.unwrap();
     assert_eq!(function.calls(), 2);
 
     let function = Function::new(decide);
-    let cached = token_authorizer(&function, Some(3600), &ManualClock::new());
+    let cached = token_authorizer(&function, Some(3600), &manual_clock());
     for token in [
         "unauthorized",
         "unauthorized",
@@ -641,20 +648,20 @@ async fn a_ttl_of_zero_caches_nothing_and_failures_are_never_cached() {
     assert_eq!(function.calls(), 6);
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_default_clock_follows_tokio_time() {
+#[tokio::test]
+async fn results_are_kept_five_minutes_by_default() {
     let function = Function::new(decide);
-    let authorizer =
-        LambdaAuthorizer::new(&token_model(None), ApiProtocol::Rest, function.invoker()).unwrap();
+    let clock = manual_clock();
+    let authorizer = token_authorizer(&function, None, &clock);
     authorize(&authorizer, Some("allow"), PETS_ARN)
         .await
         .unwrap();
-    tokio::time::advance(Duration::from_secs(299)).await;
+    clock.advance(Duration::from_secs(299));
     authorize(&authorizer, Some("allow"), PETS_ARN)
         .await
         .unwrap();
     assert_eq!(function.calls(), 1, "the default TTL is 300 s");
-    tokio::time::advance(Duration::from_secs(1)).await;
+    clock.advance(Duration::from_secs(1));
     authorize(&authorizer, Some("allow"), PETS_ARN)
         .await
         .unwrap();
@@ -664,7 +671,7 @@ async fn the_default_clock_follows_tokio_time() {
 #[tokio::test]
 async fn results_are_not_shared_across_stages_or_apis() {
     let function = Function::new(decide);
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let prod = token_authorizer(&function, Some(300), &clock);
     let beta = token_authorizer(&function, Some(300), &clock);
 
@@ -725,7 +732,7 @@ async fn request_authorizers_read_several_identity_sources() {
     let authorizer =
         LambdaAuthorizer::builder(&request_model(None), ApiProtocol::Rest, function.invoker())
             .stage_variables(stage_variables())
-            .clock(ManualClock::new())
+            .clock(manual_clock().clock())
             .build()
             .unwrap();
 
@@ -825,13 +832,13 @@ fn simple_answer(event: &Value) -> Reply {
 #[tokio::test]
 async fn http_api_simple_responses() {
     let function = Function::new(simple_answer);
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let authorizer = LambdaAuthorizer::builder(
         &http_model("2.0", true, Some(300)),
         ApiProtocol::Http,
         function.invoker(),
     )
-    .clock(clock.clone())
+    .clock(clock.clock())
     .build()
     .unwrap();
     let (addr, calls) = serve(authorizer).await;
@@ -868,6 +875,42 @@ async fn http_api_simple_responses() {
     );
     assert_eq!(function.calls(), 2);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn events_of_requests_without_a_context_are_dated_by_the_clock() {
+    let function = Function::new(simple_answer);
+    let clock = manual_clock();
+    let authorizer = LambdaAuthorizer::builder(
+        &http_model("2.0", true, Some(0)),
+        ApiProtocol::Http,
+        function.invoker(),
+    )
+    .scope(ApiScope::new("us-east-1", "123456789012", "abc123", "prod"))
+    .clock(clock.clock())
+    .build()
+    .unwrap();
+    let bare = || {
+        Request::get("/pets")
+            .header("authorization", "allow")
+            .body(())
+            .unwrap()
+    };
+    authorizer.check(&mut bare()).await.unwrap();
+    let event = function.last_event();
+    assert_eq!(event["requestContext"]["timeEpoch"], START_SECS * 1000);
+    assert_eq!(
+        event["requestContext"]["time"],
+        "04/Mar/2024:12:00:00 +0000"
+    );
+    assert_eq!(event["requestContext"]["stage"], "prod");
+
+    clock.advance(Duration::from_millis(1500));
+    authorizer.check(&mut bare()).await.unwrap();
+    assert_eq!(
+        function.last_event()["requestContext"]["timeEpoch"],
+        START_SECS * 1000 + 1500
+    );
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ use aws_sigv4::sign::v4::SigningParams;
 use bytes::Bytes;
 use gateway_auth::ApiScope;
 use gateway_auth::api_key::{ApiKeyConfig, ApiKeyStore, InMemoryApiKeyStore};
-use gateway_auth::jwt::{Algorithm, JwtAuthorizer, JwtConfig, ManualClock};
+use gateway_auth::jwt::{Algorithm, Clock, JwtAuthorizer, JwtConfig};
 use gateway_auth::lambda::LambdaAuthorizer;
 use gateway_auth::policy::Policy;
 use gateway_auth::route::{MethodAuthorizer, NetworkHeaders, RouteAuthLayer};
@@ -332,7 +332,8 @@ fn verifier() -> Arc<Verifier> {
     .into_iter()
     .collect();
     Arc::new(
-        Verifier::new(REGION, Arc::new(store)).with_clock(|| UNIX_EPOCH + Duration::from_secs(NOW)),
+        Verifier::new(REGION, Arc::new(store))
+            .with_clock(Clock::manual(Duration::from_secs(NOW)).0),
     )
 }
 
@@ -589,7 +590,7 @@ async fn cognito() -> JwtAuthorizer {
     JwtConfig::from_model(&model, ApiProtocol::Rest)
         .unwrap()
         .jwks_url(POOL_ISSUER, key_server().await)
-        .clock(Arc::new(ManualClock::at(NOW)))
+        .clock(Clock::manual(Duration::from_secs(NOW)).0)
         .build()
         .unwrap()
 }

@@ -13,7 +13,6 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_sigv4::http_request::{
@@ -25,6 +24,7 @@ use bytes::Bytes;
 use gateway_auth::ApiScope;
 use gateway_auth::policy::Policy;
 use gateway_auth::sigv4::{Caller, Credential, InMemoryCredentials, SigV4Layer, Verifier};
+use gateway_core::clock::{Clock, ManualClock};
 use gateway_core::context::Identity;
 use gateway_core::{Body, RequestContext};
 use http::{Request, Response, StatusCode};
@@ -106,7 +106,7 @@ fn credentials() -> InMemoryCredentials {
 /// it learnt: the caller's identity and the body it received.
 struct Server {
     addr: SocketAddr,
-    clock: Arc<AtomicU64>,
+    clock: ManualClock,
 }
 
 impl Server {
@@ -115,10 +115,8 @@ impl Server {
     }
 
     async fn start_with(configure: impl FnOnce(SigV4Layer) -> SigV4Layer) -> Self {
-        let clock = Arc::new(AtomicU64::new(NOW));
-        let now = Arc::clone(&clock);
-        let verifier = Verifier::new(REGION, Arc::new(credentials()))
-            .with_clock(move || UNIX_EPOCH + Duration::from_secs(now.load(Ordering::SeqCst)));
+        let (now, clock) = Clock::manual(Duration::from_secs(NOW));
+        let verifier = Verifier::new(REGION, Arc::new(credentials())).with_clock(now);
         let scope = ApiScope::new(REGION, ACCOUNT, "abc123", "prod");
         let layer = configure(SigV4Layer::with_verifier(Arc::new(verifier), scope));
         let app = ServiceBuilder::new()
@@ -168,7 +166,7 @@ impl Server {
     }
 
     fn advance(&self, secs: u64) {
-        self.clock.fetch_add(secs, Ordering::SeqCst);
+        self.clock.advance(Duration::from_secs(secs));
     }
 
     /// Sends `method url` with `headers` and `body`; answers status, error type

@@ -2,6 +2,8 @@
 //!
 //! - [`model`]: the API model (routes, methods, integrations, responses) that OpenAPI
 //!   documents are imported into and deployments snapshot.
+//! - [`clock`]: the injectable clock every layer reads the time from (a fast wall
+//!   clock, or a manual one in tests).
 //! - [`router`]: path templates matched by AWS's precedence rules.
 //! - [`stage`]: deployments, stages with rollback, stage variables and canaries.
 //! - [`context`]: the per-request `$context`, carried in request extensions.
@@ -19,6 +21,7 @@
 //! to each other only through its types.
 
 pub mod body;
+pub mod clock;
 pub mod context;
 pub mod error;
 pub mod lambda;

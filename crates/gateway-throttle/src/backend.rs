@@ -14,7 +14,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::clock::Clock;
+use gateway_core::clock::Clock;
+
 use crate::limits::{Day, RateLimit};
 use crate::memory::{LocalBucket, LocalKey};
 use crate::plan::{MethodKey, MethodThrottles, UsagePlan};

@@ -16,7 +16,8 @@
 //!   403s. It rejects, never queues.
 //! - [`usage`]: usage per key per day in the shape of AWS's `GetUsage`, and the
 //!   quota a key has left.
-//! - [`Clock`]: the time decisions use, manual in tests.
+//! - [`Clock`]: the time decisions use ([`gateway_core::clock::Clock`], re-exported
+//!   here), manual in tests.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -46,7 +47,7 @@ pub mod usage;
 pub use backend::{
     BackendError, Bucket, Check, Decision, Level, PlanKey, ThrottleBackend, Verdict,
 };
-pub use clock::{Clock, ManualClock};
+pub use gateway_core::clock::{Clock, ManualClock};
 pub use layer::{
     FailurePolicy, MethodPlans, StagePlans, ThrottleLayer, ThrottleLayerBuilder, ThrottleService,
     key_from_context,

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use gateway_core::clock::Clock;
 use governor::state::{InMemoryState, NotKeyed};
 
 use crate::backend::{
     BackendError, BackendFuture, Bucket, Check, Decision, Level, PlanKey, ThrottleBackend, Verdict,
 };
-use crate::clock::Clock;
+use crate::clock::BucketClock;
 use crate::limits::{Day, RateLimit};
 use crate::plan::UsagePlan;
 
@@ -22,7 +23,7 @@ pub const USAGE_RETENTION_DAYS: i64 = 90;
 type Limiter = governor::RateLimiter<
     NotKeyed,
     InMemoryState,
-    Clock,
+    BucketClock,
     governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
 >;
 
@@ -44,7 +45,7 @@ impl LocalBucket {
         match governor::Quota::with_period(Duration::from_nanos(limit.interval_nanos())) {
             Some(quota) => Self::Limiter(Limiter::direct_with_clock(
                 quota.allow_burst(burst),
-                clock.clone(),
+                BucketClock(clock.clone()),
             )),
             None => Self::RefusesAll,
         }
@@ -380,7 +381,7 @@ mod tests {
         }
     }
 
-    fn at(day: &str) -> (Clock, crate::clock::ManualClock) {
+    fn at(day: &str) -> (Clock, gateway_core::clock::ManualClock) {
         let day: Day = day.parse().unwrap();
         Clock::manual(Duration::from_secs(day.start_epoch_secs()))
     }

@@ -18,13 +18,13 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use gateway_core::clock::Clock;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Deserializer};
 
 use crate::backend::{
     BackendError, BackendFuture, Bucket, Check, Decision, Level, PlanKey, ThrottleBackend, Verdict,
 };
-use crate::clock::Clock;
 use crate::limits::{Day, RateLimit};
 use crate::memory::USAGE_RETENTION_DAYS;
 use crate::plan::UsagePlan;

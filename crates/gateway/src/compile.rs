@@ -6,18 +6,19 @@
 //! time nothing is parsed or looked up that could have been decided here.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use gateway_auth::ApiScope;
 use gateway_auth::api_key::ApiKeyStore;
-use gateway_auth::jwt::{JwtAuthorizer, JwtConfig};
+use gateway_auth::jwt::{ConfigError as JwtConfigError, JwtAuthorizer, JwtConfig};
 use gateway_auth::lambda::LambdaAuthorizer;
 use gateway_auth::policy::Policy;
 use gateway_auth::route::{MethodAuthorizer, NetworkHeaders, RouteAuthLayer};
 use gateway_auth::sigv4::Verifier;
+use gateway_core::clock::Clock;
 use gateway_core::error::GatewayResponses;
 use gateway_core::lambda::SharedInvoker;
-use gateway_core::model::{Api, ApiProtocol, AuthorizationType, AuthorizerType, Route};
+use gateway_core::model::{Api, ApiProtocol, AuthorizationType, Authorizer, AuthorizerType, Route};
 use gateway_core::observe::access_log::{AccessLogFormat, AccessLogSink};
 use gateway_core::observe::metrics::{MethodLabels, MetricsRegistry, RouteMetrics};
 use gateway_core::outbound::TlsClient;
@@ -73,6 +74,9 @@ pub enum CompileError {
 /// Everything a stage compile needs besides the API itself.
 #[derive(Debug, Clone, Copy)]
 pub struct StageCompileContext<'a> {
+    /// The id of the API the stage belongs to, whichever deployment a variant
+    /// serves: what its variants' JWT authorizers are shared by.
+    pub api_id: &'a str,
     /// The stage name.
     pub stage: &'a str,
     /// The account id for `$context.accountId`.
@@ -94,7 +98,8 @@ pub struct StageCompileContext<'a> {
 }
 
 /// What the authorization of every stage shares: keys, IAM callers, JWKS
-/// locations and the network headers, built once per (re)load.
+/// locations, the network headers and the clock, built once per (re)load, and the
+/// JWT authorizers kept across reloads.
 #[derive(Debug, Clone)]
 pub struct StageAuth {
     /// The region of method ARNs and of SigV4 credential scopes.
@@ -109,6 +114,120 @@ pub struct StageAuth {
     pub network: NetworkHeaders,
     /// The trust store for JWT issuers' `https` key sets; the system's when unset.
     pub tls: Option<TlsClient>,
+    /// Identifies the trust store in `tls`: a new one gets a new number, so that
+    /// JWT authorizers built with the old one are not reused.
+    pub trust: u64,
+    /// The time authorizers (token times, key-set ages, cached results, SigV4
+    /// timestamps) go by.
+    pub clock: Clock,
+    /// JWT authorizers by API and configuration, shared by every variant compiled
+    /// with them.
+    pub jwt_authorizers: Arc<JwtAuthorizers>,
+}
+
+/// JWT authorizers by API and configuration, so that a stage's base and canary,
+/// the API's other stages and the compiles of later reloads use one authorizer, and
+/// so one cache of each issuer's keys, for as long as its configuration is the same.
+///
+/// The configuration is everything the authorizer is built from: the API (the
+/// stage's, [`StageCompileContext::api_id`]) and its protocol, the model's
+/// authorizer (issuer, audiences, identity source, Cognito pools), the key-set URLs
+/// `auth.jwks_urls` gives its issuers and the trust store for `https` ones. Any
+/// change gets a new authorizer, which fetches keys afresh.
+///
+/// A compile of the dispatch table is framed by [`begin_compile`](Self::begin_compile)
+/// and, when it succeeds, [`finish_compile`](Self::finish_compile), which drops the
+/// authorizers it did not use. A compile that fails drops nothing: the table still
+/// served keeps using what it used.
+#[derive(Debug, Default)]
+pub struct JwtAuthorizers {
+    state: Mutex<JwtAuthorizersState>,
+}
+
+#[derive(Debug, Default)]
+struct JwtAuthorizersState {
+    /// The compile in progress (or the last one).
+    compile: u64,
+    kept: Vec<KeptJwtAuthorizer>,
+}
+
+#[derive(Debug)]
+struct KeptJwtAuthorizer {
+    key: JwtAuthorizerKey,
+    authorizer: JwtAuthorizer,
+    /// The last compile that used it.
+    used_by: u64,
+}
+
+/// What a JWT authorizer is built from: equal keys give interchangeable
+/// authorizers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct JwtAuthorizerKey {
+    api_id: String,
+    protocol: ApiProtocol,
+    authorizer: Authorizer,
+    /// The key-set URLs configured for its issuers, in its issuers' order.
+    jwks_urls: Vec<(String, String)>,
+    trust: u64,
+}
+
+impl JwtAuthorizers {
+    /// An empty set.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, JwtAuthorizersState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts a compile: the authorizers it asks for from now on count as used by it.
+    pub fn begin_compile(&self) {
+        let mut state = self.lock();
+        state.compile = state.compile.wrapping_add(1);
+    }
+
+    /// Ends a compile that succeeded: the authorizers it did not use are dropped.
+    pub fn finish_compile(&self) {
+        let mut state = self.lock();
+        let compile = state.compile;
+        state.kept.retain(|kept| kept.used_by == compile);
+    }
+
+    /// How many authorizers are kept.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().kept.len()
+    }
+
+    /// Whether no authorizer is kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The authorizer kept under `key`, or the one `build` makes, kept from now on.
+    /// A build that fails is not kept, so the next compile tries again.
+    fn get_or_build(
+        &self,
+        key: JwtAuthorizerKey,
+        build: impl FnOnce() -> Result<JwtAuthorizer, JwtConfigError>,
+    ) -> Result<JwtAuthorizer, JwtConfigError> {
+        let mut state = self.lock();
+        let compile = state.compile;
+        if let Some(kept) = state.kept.iter_mut().find(|kept| kept.key == key) {
+            kept.used_by = compile;
+            return Ok(kept.authorizer.clone());
+        }
+        let authorizer = build()?;
+        state.kept.push(KeptJwtAuthorizer {
+            key,
+            authorizer: authorizer.clone(),
+            used_by: compile,
+        });
+        Ok(authorizer)
+    }
 }
 
 /// The authorization pieces of one compiled variant, shared by its routes.
@@ -364,6 +483,7 @@ fn compile_auth(
                     LambdaAuthorizer::builder(authorizer, api.protocol, Arc::clone(invoker))
                         .scope(scope.clone())
                         .stage_variables(variables.clone())
+                        .clock(ctx.auth.clock.clone())
                         .build()
                         .map_err(|e| refuse(format!("authorizer `{name}`: {e}")))?,
                 )),
@@ -376,15 +496,27 @@ fn compile_auth(
                 let mut config = JwtConfig::from_model(authorizer, api.protocol)
                     .map_err(|e| refuse(format!("authorizer `{name}`: {e}")))?;
                 let issuers: Vec<String> = config.issuers().map(str::to_owned).collect();
-                for issuer in &issuers {
-                    if let Some(url) = ctx.auth.jwks_urls.get(issuer) {
-                        config = config.jwks_url(issuer, url.clone());
+                let mut jwks_urls = Vec::new();
+                for issuer in issuers {
+                    if let Some(url) = ctx.auth.jwks_urls.get(&issuer) {
+                        config = config.jwks_url(&issuer, url.clone());
+                        jwks_urls.push((issuer, url.clone()));
                     }
                 }
                 if let Some(tls) = &ctx.auth.tls {
                     config = config.tls(tls.clone());
                 }
-                JwtAuthorizer::new(config)
+                let key = JwtAuthorizerKey {
+                    api_id: ctx.api_id.to_owned(),
+                    protocol: api.protocol,
+                    authorizer: authorizer.clone(),
+                    jwks_urls,
+                    trust: ctx.auth.trust,
+                };
+                let clock = ctx.auth.clock.clone();
+                ctx.auth
+                    .jwt_authorizers
+                    .get_or_build(key, || JwtAuthorizer::new(config.clock(clock)))
                     .map(StageAuthorizer::Jwt)
                     .map_err(|e| format!("authorizer `{name}`: {e} (see auth.jwks_urls)"))
             }
@@ -481,4 +613,95 @@ fn configuration_error_service() -> IntegrationService {
             GatewayError::new(GatewayResponseType::ApiConfigurationError).into_response(),
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::cell::Cell;
+
+    use super::*;
+
+    fn key(issuer: &str, trust: u64) -> JwtAuthorizerKey {
+        JwtAuthorizerKey {
+            api_id: "api".to_owned(),
+            protocol: ApiProtocol::Http,
+            authorizer: Authorizer {
+                name: "jwt".to_owned(),
+                kind: AuthorizerType::Jwt,
+                jwt: Some(gateway_core::model::JwtConfiguration {
+                    issuer: issuer.to_owned(),
+                    audience: vec!["aud".to_owned()],
+                }),
+                ..Authorizer::default()
+            },
+            jwks_urls: Vec::new(),
+            trust,
+        }
+    }
+
+    /// Asks `set` for the authorizer of `key`; true when it had to be built.
+    fn built(set: &JwtAuthorizers, key: JwtAuthorizerKey) -> bool {
+        let builds = Cell::new(false);
+        let issuer = key.authorizer.jwt.clone().unwrap().issuer;
+        set.get_or_build(key, || {
+            builds.set(true);
+            JwtConfig::jwt(issuer).audience("aud").build()
+        })
+        .unwrap();
+        builds.get()
+    }
+
+    #[test]
+    fn equal_configurations_share_one_authorizer() {
+        let set = JwtAuthorizers::new();
+        set.begin_compile();
+        assert!(built(&set, key("https://a.example", 1)));
+        assert!(!built(&set, key("https://a.example", 1)), "the canary");
+        assert!(built(&set, key("https://b.example", 1)), "another issuer");
+        assert!(
+            built(&set, key("https://a.example", 2)),
+            "another trust store"
+        );
+        set.finish_compile();
+        assert_eq!(set.len(), 3);
+
+        // The next compile uses one of them: the others go once it succeeds.
+        set.begin_compile();
+        assert!(!built(&set, key("https://a.example", 2)));
+        set.finish_compile();
+        assert_eq!(set.len(), 1);
+        set.begin_compile();
+        assert!(!built(&set, key("https://a.example", 2)));
+    }
+
+    #[test]
+    fn a_failed_compile_drops_nothing() {
+        let set = JwtAuthorizers::new();
+        set.begin_compile();
+        assert!(built(&set, key("https://a.example", 1)));
+        set.finish_compile();
+        // A compile that asks for another authorizer, then fails.
+        set.begin_compile();
+        assert!(built(&set, key("https://b.example", 1)));
+        assert_eq!(set.len(), 2);
+        // The table still served uses the first; the next compile finds it.
+        set.begin_compile();
+        assert!(!built(&set, key("https://a.example", 1)));
+        set.finish_compile();
+        assert_eq!(set.len(), 1);
+        assert!(!set.is_empty());
+    }
+
+    #[test]
+    fn authorizers_that_do_not_build_are_not_kept() {
+        let set = JwtAuthorizers::new();
+        set.begin_compile();
+        let refused = set.get_or_build(key("not a url", 1), || {
+            JwtConfig::jwt("not a url").audience("aud").build()
+        });
+        assert!(refused.is_err());
+        assert!(set.is_empty());
+    }
 }

@@ -17,6 +17,7 @@ use gateway_auth::api_key::InMemoryApiKeyStore;
 use gateway_auth::policy::Policy;
 use gateway_auth::route::NetworkHeaders;
 use gateway_auth::sigv4::{Credential, InMemoryCredentials, Verifier};
+use gateway_core::clock::Clock;
 use gateway_core::context::TrustedProxies;
 use gateway_core::lambda::SharedInvoker;
 use gateway_core::model::ApiProtocol;
@@ -34,13 +35,14 @@ use gateway_integrations::lambda::Functions;
 use gateway_openapi::{LoadOptions, Warning};
 use gateway_throttle::usage::{QuotaStatus, Usage};
 use gateway_throttle::{
-    Clock, Day, MemoryBackend, MethodThrottles, ThrottleBackend, ThrottleMetrics, UsagePlan,
+    Day, MemoryBackend, MethodThrottles, ThrottleBackend, ThrottleMetrics, UsagePlan,
 };
 use http::HeaderName;
 use serde_json::json;
 
 use crate::compile::{
-    AccessLog, CompiledCanary, CompiledStage, StageAuth, StageCompileContext, compile_variant,
+    AccessLog, CompiledCanary, CompiledStage, JwtAuthorizers, StageAuth, StageCompileContext,
+    compile_variant,
 };
 use crate::config::{
     AccessLogConfig, CanaryConfig, Config, ConfigError, LambdaFunctionNames, OutboundTlsSettings,
@@ -139,8 +141,13 @@ struct Inner {
     /// Ids and values generated for configured API keys that give none, by key
     /// name, so that a reload keeps them.
     generated_keys: Mutex<HashMap<String, (String, String)>>,
-    /// The clock throttles and quotas run on.
-    throttle_clock: Clock,
+    /// The time every layer goes by: throttles and quotas, token and key-set
+    /// ages, cached authorizer results, SigV4 timestamps.
+    clock: Clock,
+    /// JWT authorizers kept across reloads (and shared by a stage's variants)
+    /// while their configuration is the same, so their key sets are not fetched
+    /// again.
+    jwt_authorizers: Arc<JwtAuthorizers>,
     /// Counts throttle rejections in `metrics`.
     throttle_metrics: ThrottleMetrics,
     /// The throttle backend and the Redis settings it was made for, kept across
@@ -160,6 +167,8 @@ struct OutboundClient {
     pems: Vec<Vec<u8>>,
     client: Option<HttpClient>,
     tls: Option<TlsClient>,
+    /// Counts the clients built: identifies `tls` (see [`StageAuth::trust`]).
+    generation: u64,
 }
 
 struct Outbound {
@@ -176,7 +185,7 @@ struct Outbound {
 pub struct GatewayBuilder {
     invoker: Option<SharedInvoker>,
     functions: Vec<(String, SharedInvoker)>,
-    throttle_clock: Option<Clock>,
+    clock: Option<Clock>,
 }
 
 impl GatewayBuilder {
@@ -197,10 +206,11 @@ impl GatewayBuilder {
         self
     }
 
-    /// Runs throttles and quotas on `clock` (a [`Clock::manual`] one in tests)
-    /// instead of the wall clock.
-    pub fn throttle_clock(mut self, clock: Clock) -> Self {
-        self.throttle_clock = Some(clock);
+    /// Runs every layer on `clock` (a [`Clock::manual`] one in tests) instead of
+    /// the system clock: throttles and quotas, JWT token times and key-set ages,
+    /// Lambda authorizer result caches and SigV4 timestamps.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -258,7 +268,8 @@ impl Gateway {
                 functions: builder.functions,
                 sinks: Mutex::new(HashMap::new()),
                 generated_keys: Mutex::new(HashMap::new()),
-                throttle_clock: builder.throttle_clock.unwrap_or_default(),
+                clock: builder.clock.unwrap_or_default(),
+                jwt_authorizers: Arc::new(JwtAuthorizers::new()),
                 throttle_metrics,
                 throttle_backend: Mutex::new(None),
             }),
@@ -604,6 +615,8 @@ impl Gateway {
                 .map_err(|m| invalid(self.inner.config_path.as_deref(), "trusted_proxies", &m))?,
             ..DispatchTable::default()
         };
+        // JWT authorizers this compile does not use are dropped once it succeeds.
+        self.inner.jwt_authorizers.begin_compile();
         let outbound = self.outbound(config)?;
         table.api_keys = Some(Arc::clone(&outbound.auth.api_keys));
         let throttle = self.gateway_throttle(config, state, &*outbound.auth.api_keys)?;
@@ -691,6 +704,7 @@ impl Gateway {
                 .insert(domain.name.to_ascii_lowercase(), mappings);
         }
         table.throttle = Some(throttle);
+        self.inner.jwt_authorizers.finish_compile();
         Ok(table)
     }
 
@@ -715,7 +729,7 @@ impl Gateway {
                     Arc::clone(backend)
                 }
                 _ => {
-                    let clock = self.inner.throttle_clock.clone();
+                    let clock = self.inner.clock.clone();
                     let backend: Arc<dyn ThrottleBackend> = match &config.throttle.redis {
                         None => Arc::new(MemoryBackend::new(clock)),
                         Some(redis) => redis_backend(redis, clock)
@@ -746,7 +760,7 @@ impl Gateway {
     /// endpoint overrides, and the Lambda invoker (the one given in code, else the
     /// Lambda Invoke API when an endpoint for `lambda` is configured).
     fn outbound(&self, config: &Config) -> Result<Outbound, Error> {
-        let (client, tls) = self.outbound_client(&config.outbound_tls)?;
+        let (client, tls, trust) = self.outbound_client(&config.outbound_tls)?;
         let settings = &config.aws;
         let environment = match settings.profile.clone() {
             Some(profile) => Environment::from_fn(move |name| {
@@ -802,6 +816,7 @@ impl Gateway {
         };
         let mut auth = self.stage_auth(config)?;
         auth.tls = tls;
+        auth.trust = trust;
         Ok(Outbound {
             client,
             aws,
@@ -812,11 +827,12 @@ impl Gateway {
 
     /// The outbound client for `settings`: the current one when the trust it was
     /// built with (the settings and the CA files' contents) is unchanged, else a new
-    /// one. Also the trust store itself, when it is not the system's alone.
+    /// one. Also the trust store itself, when it is not the system's alone, and the
+    /// number identifying it.
     fn outbound_client(
         &self,
         settings: &OutboundTlsSettings,
-    ) -> Result<(HttpClient, Option<TlsClient>), Error> {
+    ) -> Result<(HttpClient, Option<TlsClient>, u64), Error> {
         let config_path = self.inner.config_path.as_deref();
         let mut pems = Vec::with_capacity(settings.ca_files.len());
         for (i, file) in settings.ca_files.iter().enumerate() {
@@ -863,10 +879,11 @@ impl Gateway {
                 pems,
                 client: Some(client),
                 tls,
+                generation: current.generation.wrapping_add(1),
             };
         }
         let client = current.client.clone().unwrap_or_default();
-        Ok((client, current.tls.clone()))
+        Ok((client, current.tls.clone(), current.generation))
     }
 
     /// The API keys, IAM callers, JWKS locations and network headers of a
@@ -966,13 +983,20 @@ impl Gateway {
             vpc: header("auth.source_vpc_header", &settings.source_vpc_header)?,
             vpce: header("auth.source_vpce_header", &settings.source_vpce_header)?,
         };
+        let clock = self.inner.clock.clone();
         Ok(StageAuth {
             region: config.region.clone(),
             api_keys: Arc::new(api_keys),
-            verifier: Arc::new(Verifier::new(config.region.as_str(), Arc::new(credentials))),
+            verifier: Arc::new(
+                Verifier::new(config.region.as_str(), Arc::new(credentials))
+                    .with_clock(clock.clone()),
+            ),
             jwks_urls: settings.jwks_urls.clone(),
             network,
             tls: None,
+            trust: 0,
+            clock,
+            jwt_authorizers: Arc::clone(&self.inner.jwt_authorizers),
         })
     }
 
@@ -988,6 +1012,7 @@ impl Gateway {
         access_log: Option<AccessLog>,
     ) -> Result<CompiledStage, Error> {
         let ctx = StageCompileContext {
+            api_id,
             stage: &stage.name,
             account_id: &config.account_id,
             client: &outbound.client,

@@ -10,10 +10,11 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4::SigningParams;
+use gateway_core::clock::Clock;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{HttpClient, TempDir};
@@ -390,8 +391,9 @@ paths:
         uri: arn:aws:lambda:us-east-1:123456789012:function:whoami
 "#;
 
-/// The JWKS of `crates/gateway-auth`'s test keys, served on 127.0.0.1.
-async fn jwks_server() -> std::net::SocketAddr {
+/// The JWKS of `crates/gateway-auth`'s test keys, served on 127.0.0.1 at
+/// `/keys.json` and `/other-keys.json`, with the number of key sets served.
+async fn jwks_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let jwks = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../gateway-auth/tests/fixtures/jwt/jwks.json"
@@ -399,16 +401,22 @@ async fn jwks_server() -> std::net::SocketAddr {
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&fetches);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
             let jwks = jwks.clone();
+            let counted = Arc::clone(&counted);
             tokio::spawn(async move {
                 let service =
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let found = req.uri().path() == "/keys.json";
+                        let found = matches!(req.uri().path(), "/keys.json" | "/other-keys.json");
+                        if found {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                        }
                         let body = if found { jwks.clone() } else { String::new() };
                         let mut response = http::Response::new(http_body_util::Full::new(
                             bytes::Bytes::from(body),
@@ -426,7 +434,7 @@ async fn jwks_server() -> std::net::SocketAddr {
             });
         }
     });
-    addr
+    (addr, fetches)
 }
 
 fn token(claims: &Value) -> String {
@@ -443,7 +451,7 @@ fn token(claims: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_api_jwt_authorizer_reads_keys_from_the_configured_jwks_url() {
-    let jwks = jwks_server().await;
+    let (jwks, _) = jwks_server().await;
     let dir = TempDir::new();
     dir.write("api.yaml", JWT_API);
     let config = dir.write(
@@ -460,7 +468,11 @@ async fn an_http_api_jwt_authorizer_reads_keys_from_the_configured_jwks_url() {
             "body": json!({"sub": jwt["claims"]["sub"], "scopes": jwt["scopes"]}).to_string()
         }))
     });
+    // Tokens are checked against the gateway's clock, which stands still here.
+    let now = 1_800_000_000;
+    let (clock, time) = Clock::manual(Duration::from_secs(now));
     let (gateway, report) = gateway::Gateway::builder()
+        .clock(clock)
         .function(
             "whoami",
             gateway_integrations::lambda::InProcessFunction::new(whoami).shared(),
@@ -473,10 +485,6 @@ async fn an_http_api_jwt_authorizer_reads_keys_from_the_configured_jwks_url() {
         .unwrap();
     let url = format!("http://{}/me", server.addr);
     let client = HttpClient::new();
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let claims = |aud: &str, scope: &str| {
         json!({"iss": "https://issuer.example.com/tests", "aud": aud, "sub": "ada",
                "scope": scope, "iat": now, "exp": now + 300})
@@ -505,5 +513,170 @@ async fn an_http_api_jwt_authorizer_reads_keys_from_the_configured_jwks_url() {
     let forbidden = client.get_with(&url, &[("authorization", &no_scope)]).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(forbidden.json(), json!({"message": "Forbidden"}));
+
+    // The token expires when the gateway's clock passes `exp` and the leeway.
+    time.advance(Duration::from_secs(300 + 59));
+    let reply = client.get_with(&url, &[("authorization", &good)]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    time.advance(Duration::from_secs(1));
+    let expired = client.get_with(&url, &[("authorization", &good)]).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     server.shutdown().await;
+}
+
+/// What [`shared_jwt_config`] writes.
+struct SharedJwt<'a> {
+    /// The issuer both documents' authorizer trusts.
+    issuer: &'a str,
+    /// The path of the key set `auth.jwks_urls` gives for it.
+    keys: &'a str,
+    /// A route only the base document has, if any.
+    base_route: Option<&'a str>,
+    /// The canary's document.
+    canary_file: &'a str,
+}
+
+/// A MOCK route at `path`, for telling documents apart.
+fn mock_route(path: &str) -> String {
+    format!(
+        "  {path}:\n    get:\n      responses: {{default: {{description: ok}}}}\n      x-amazon-apigateway-integration: {{type: mock, requestTemplates: {{application/json: '{{\"statusCode\": 200}}'}}, responses: {{default: {{statusCode: \"200\"}}}}}}\n"
+    )
+}
+
+/// A stage whose base and canary serve different documents (the canary's has a
+/// route the base's lacks) with the same JWT authorizer, and stage variables
+/// telling the variants apart.
+fn shared_jwt_config(
+    dir: &TempDir,
+    jwks: std::net::SocketAddr,
+    setup: &SharedJwt<'_>,
+) -> std::path::PathBuf {
+    let SharedJwt {
+        issuer,
+        keys,
+        base_route,
+        canary_file,
+    } = setup;
+    let document = JWT_API.replace("https://issuer.example.com/tests", issuer);
+    let base_extra = base_route.map(mock_route).unwrap_or_default();
+    dir.write("api.yaml", &format!("{document}{base_extra}"));
+    dir.write(
+        canary_file,
+        &format!("{document}{}", mock_route("/canary-only")),
+    );
+    dir.write(
+        "gateway.yaml",
+        &format!(
+            "auth:\n  jwks_urls:\n    {issuer}: http://{jwks}{keys}\napis:\n  - name: claims\n    openapi: api.yaml\n    stages:\n      - name: prod\n        variables: {{variant: base}}\n        canary:\n          percent: 50\n          openapi: {canary_file}\n          override_header: x-canary\n          variables: {{variant: canary}}\n"
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_authorizers_share_their_keys_across_variants_and_reloads() {
+    let scenario = async {
+        let (jwks, fetches) = jwks_server().await;
+        let dir = TempDir::new();
+        let issuer = "https://issuer.example.com/tests";
+        let mut setup = SharedJwt {
+            issuer,
+            keys: "/keys.json",
+            base_route: None,
+            canary_file: "canary.yaml",
+        };
+        let config = shared_jwt_config(&dir, jwks, &setup);
+        // The function tells which variant's stage variables its event carries.
+        let whoami = tower::service_fn(|event: Value| async move {
+            Ok::<_, std::io::Error>(json!({
+                "statusCode": 200,
+                "body": json!({"variant": event["stageVariables"]["variant"]}).to_string()
+            }))
+        });
+        let now = 1_800_000_000;
+        let (clock, _time) = Clock::manual(Duration::from_secs(now));
+        let (gateway, report) = gateway::Gateway::builder()
+            .clock(clock)
+            .function(
+                "whoami",
+                gateway_integrations::lambda::InProcessFunction::new(whoami).shared(),
+            )
+            .from_config_file(&config)
+            .unwrap();
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        let server = gateway::server::serve(&gateway, "127.0.0.1:0".parse().unwrap(), None)
+            .await
+            .unwrap();
+        let url = format!("http://{}/prod/me", server.addr);
+        let client = HttpClient::new();
+        let bearer = |issuer: &str| {
+            format!(
+                "Bearer {}",
+                token(&json!({"iss": issuer, "aud": "gateway-tests", "sub": "ada",
+                              "scope": "profile", "iat": now, "exp": now + 300}))
+            )
+        };
+        // Both variants accept the token; says which answered.
+        let both = |authorization: String| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                for variant in ["base", "canary"] {
+                    let reply = client
+                        .get_with(
+                            &url,
+                            &[("authorization", &authorization), ("x-canary", variant)],
+                        )
+                        .await;
+                    assert_eq!(reply.status, StatusCode::OK, "{variant}: {}", reply.text());
+                    assert_eq!(reply.json(), json!({"variant": variant}));
+                }
+            }
+        };
+
+        both(bearer(issuer)).await;
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            1,
+            "the variants share one key cache"
+        );
+
+        // A reload that redeploys the stage but keeps the authorizer keeps its keys.
+        setup.base_route = Some("/added");
+        shared_jwt_config(&dir, jwks, &setup);
+        let report = gateway.reload().unwrap();
+        assert_eq!(report.redeployed, ["claims/prod"]);
+        both(bearer(issuer)).await;
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            1,
+            "a reload keeps the key cache"
+        );
+
+        // Another key-set URL is another authorizer: its keys are fetched afresh,
+        // once for both variants.
+        setup.keys = "/other-keys.json";
+        shared_jwt_config(&dir, jwks, &setup);
+        gateway.reload().unwrap();
+        both(bearer(issuer)).await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+        // So is another issuer (the canary's document moves to another file, as a
+        // reload reads a canary's document again only when its settings change).
+        let renamed = "https://issuer.example.com/renamed";
+        setup.issuer = renamed;
+        setup.canary_file = "canary-renamed.yaml";
+        shared_jwt_config(&dir, jwks, &setup);
+        gateway.reload().unwrap();
+        both(bearer(renamed)).await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        let old = client
+            .get_with(&url, &[("authorization", &bearer(issuer))])
+            .await;
+        assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        server.shutdown().await;
+    };
+    tokio::time::timeout(Duration::from_secs(60), scenario)
+        .await
+        .expect("the scenario finishes within a minute");
 }

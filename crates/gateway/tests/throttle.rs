@@ -110,7 +110,7 @@ async fn stages_plans_and_quotas_apply_as_configured() {
     let path = config(&dir, "");
     let (clock, time) = noon("2026-11-21");
     let (gateway, _) = gateway::Gateway::builder()
-        .throttle_clock(clock)
+        .clock(clock)
         .from_config_file(&path)
         .unwrap();
     let server = serve_with_admin(&gateway).await;
@@ -357,7 +357,7 @@ async fn without_plans_keys_pass_and_the_account_bucket_still_applies() {
     );
     let (clock, _time) = noon("2026-11-21");
     let (gateway, _) = gateway::Gateway::builder()
-        .throttle_clock(clock)
+        .clock(clock)
         .from_config_file(&path)
         .unwrap();
     let server = gateway::server::serve(&gateway, "127.0.0.1:0".parse().unwrap(), None)
@@ -425,7 +425,7 @@ apis:
     let mut nodes = Vec::new();
     for _ in 0..3 {
         let (gateway, _) = gateway::Gateway::builder()
-            .throttle_clock(clock.clone())
+            .clock(clock.clone())
             .from_config_file(&path)
             .unwrap();
         let server = serve_with_admin(&gateway).await;

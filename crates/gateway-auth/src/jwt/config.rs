@@ -1,10 +1,9 @@
 //! What an authorizer is configured with: issuers, audiences, where the token comes
 //! from, and the limits of the key cache. Built from the API model or in code.
 
-use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use gateway_core::clock::Clock;
 use gateway_core::model::{ApiProtocol, Authorizer, AuthorizerType};
 use gateway_core::outbound::TlsClient;
 use http::HeaderName;
@@ -137,59 +136,6 @@ pub enum ConfigError {
     NoAlgorithms,
 }
 
-/// Wall-clock time, injectable so tests move it instead of sleeping.
-pub trait Clock: Send + Sync + fmt::Debug + 'static {
-    /// The current time.
-    fn now(&self) -> SystemTime;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
-
-/// A clock that moves only when told to.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<SystemTime>>);
-
-impl ManualClock {
-    /// A clock showing `unix_seconds` seconds after the epoch.
-    #[must_use]
-    pub fn at(unix_seconds: u64) -> Self {
-        Self(Arc::new(Mutex::new(
-            UNIX_EPOCH + Duration::from_secs(unix_seconds),
-        )))
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
-    }
-
-    /// The time in whole seconds since the epoch.
-    #[must_use]
-    pub fn unix_seconds(&self) -> u64 {
-        unix_seconds(self.now())
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
-
 /// One trusted issuer and, optionally, where its keys are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct IssuerConfig {
@@ -218,7 +164,7 @@ pub struct JwtConfig {
     pub(crate) max_key_age: Duration,
     pub(crate) fetch_timeout: Duration,
     pub(crate) signature_cache: u64,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: Clock,
     pub(crate) tls: Option<TlsClient>,
 }
 
@@ -238,7 +184,7 @@ impl JwtConfig {
             max_key_age: DEFAULT_MAX_KEY_AGE,
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             signature_cache: DEFAULT_SIGNATURE_CACHE,
-            clock: Arc::new(SystemClock),
+            clock: Clock::system(),
             tls: None,
         }
     }
@@ -447,8 +393,9 @@ impl JwtConfig {
         self
     }
 
-    /// The clock tokens' times and the key cache's ages are read from.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    /// The clock tokens' times and the key cache's ages are read from (default:
+    /// [`Clock::system`]).
+    pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
+use gateway_core::clock::{self, Clock};
 use gateway_core::outbound::{self, CertificateCheck, TlsClient, Transport};
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
@@ -15,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use super::config::{Clock, ConfigError, IssuerConfig};
+use super::config::{ConfigError, IssuerConfig};
 use super::signature::PublicKey;
 
 /// The largest discovery document or key set read.
@@ -71,12 +72,12 @@ enum Location {
 #[derive(Debug, Default)]
 struct Snapshot {
     keys: HashMap<String, Arc<Key>>,
-    fetched_at: Option<SystemTime>,
+    fetched_at: Option<clock::Instant>,
 }
 
 #[derive(Debug, Default)]
 struct FetchState {
-    last_attempt: Option<SystemTime>,
+    last_attempt: Option<clock::Instant>,
     last_error: Option<FetchError>,
     discovered: Option<Uri>,
 }
@@ -136,7 +137,7 @@ impl KeyCache {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn is_fresh(&self, snapshot: &Snapshot, now: SystemTime) -> bool {
+    fn is_fresh(&self, snapshot: &Snapshot, now: clock::Instant) -> bool {
         snapshot
             .fetched_at
             .is_some_and(|at| elapsed(at, now) < self.policy.max_age)
@@ -145,8 +146,8 @@ impl KeyCache {
     /// The key named `kid`: from the cache when it is there and fresh; otherwise
     /// after fetching the key set, at most once per refresh interval, with
     /// concurrent callers sharing one fetch.
-    pub(crate) async fn key(&self, kid: &str, clock: &dyn Clock) -> Result<Arc<Key>, KeyError> {
-        let now = clock.now();
+    pub(crate) async fn key(&self, kid: &str, clock: &Clock) -> Result<Arc<Key>, KeyError> {
+        let now = clock.instant();
         let snapshot = self.snapshot();
         if self.is_fresh(&snapshot, now)
             && let Some(key) = snapshot.keys.get(kid)
@@ -220,9 +221,10 @@ impl KeyCache {
     }
 }
 
-fn elapsed(since: SystemTime, now: SystemTime) -> Duration {
-    // A clock that went backwards counts as a long time, so keys get refetched.
-    now.duration_since(since).unwrap_or(Duration::MAX)
+fn elapsed(since: clock::Instant, now: clock::Instant) -> Duration {
+    // A (manual) clock that went backwards counts as a long time, so keys get
+    // refetched.
+    now.checked_duration_since(since).unwrap_or(Duration::MAX)
 }
 
 fn key_set_uri(url: &str) -> Result<Uri, ConfigError> {

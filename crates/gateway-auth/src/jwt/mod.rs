@@ -21,7 +21,8 @@
 //!    verified before, up to [`DEFAULT_SIGNATURE_CACHE`] of them, is not computed
 //!    again);
 //! 5. checks `exp` (required), `nbf` and `iat` against the clock with
-//!    [`DEFAULT_LEEWAY`];
+//!    [`DEFAULT_LEEWAY`] (the [`Clock`] of [`JwtConfig::clock`], which key ages
+//!    are measured by too);
 //! 6. checks the audience and scopes by the [`JwtProfile`]: an HTTP API JWT
 //!    authorizer compares `aud` (or, only when there is no `aud`, `client_id`) with
 //!    its audiences and wants one of the route's scopes in `scope` or `scp`; a
@@ -82,10 +83,10 @@ mod verify;
 
 pub use crate::future::ResponseFuture;
 pub use config::{
-    Clock, ConfigError, DEFAULT_ALGORITHMS, DEFAULT_FETCH_TIMEOUT, DEFAULT_LEEWAY,
-    DEFAULT_MAX_KEY_AGE, DEFAULT_REFRESH_INTERVAL, DEFAULT_SIGNATURE_CACHE, IdentitySource,
-    JwtConfig, JwtProfile, ManualClock, SystemClock,
+    ConfigError, DEFAULT_ALGORITHMS, DEFAULT_FETCH_TIMEOUT, DEFAULT_LEEWAY, DEFAULT_MAX_KEY_AGE,
+    DEFAULT_REFRESH_INTERVAL, DEFAULT_SIGNATURE_CACHE, IdentitySource, JwtConfig, JwtProfile,
 };
+pub use gateway_core::clock::{Clock, ManualClock};
 pub use jsonwebtoken::Algorithm;
 pub use layer::{JwtAuth, JwtLayer};
 pub use verify::{JwtAuthorizer, Verified};

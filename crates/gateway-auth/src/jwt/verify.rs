@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gateway_core::clock::Clock;
 use gateway_core::model::ApiProtocol;
 use gateway_core::{GatewayError, GatewayResponseType, RequestContext};
 use http::HeaderMap;
@@ -15,9 +16,7 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::config::{
-    Clock, ConfigError, IdentitySource, JwtConfig, JwtProfile, anchored, unix_seconds,
-};
+use super::config::{ConfigError, IdentitySource, JwtConfig, JwtProfile, anchored};
 use super::jwks::{CachePolicy, KeyCache, KeyError};
 use super::signature::SignatureCache;
 
@@ -104,7 +103,7 @@ struct Inner {
     algorithms: Vec<Algorithm>,
     signatures: Option<SignatureCache>,
     leeway: u64,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
 }
 
 #[derive(Deserialize)]
@@ -292,7 +291,7 @@ impl JwtAuthorizer {
             .iter()
             .find(|cache| Some(cache.issuer()) == issuer)
             .ok_or(Reason::Issuer)?;
-        let key = match cache.key(&kid, inner.clock.as_ref()).await {
+        let key = match cache.key(&kid, &inner.clock).await {
             Ok(key) => key,
             Err(KeyError::UnknownKid) => return Err(Reason::UnknownKey),
             Err(KeyError::Unavailable(err)) => {
@@ -341,7 +340,7 @@ impl JwtAuthorizer {
     }
 
     fn check_times(&self, claims: &Map<String, Value>) -> Result<(), Reason> {
-        let now = unix_seconds(self.inner.clock.now());
+        let now = self.inner.clock.unix_seconds();
         let leeway = self.inner.leeway;
         let exp = numeric_claim(claims, "exp")?.ok_or(Reason::MissingExpiry)?;
         if now >= exp.saturating_add(leeway) {

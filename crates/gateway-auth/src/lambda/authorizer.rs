@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gateway_core::clock::Clock;
 use gateway_core::context::UsageIdentifierKey;
 use gateway_core::lambda::{Invocation, SharedInvoker};
 use gateway_core::model::{ApiProtocol, Authorizer};
@@ -14,7 +15,7 @@ use gateway_core::{GatewayError, GatewayResponseType, RequestContext};
 use http::Request;
 use serde_json::{Map, Value};
 
-use super::cache::{self, Clock, DEFAULT_MAX_ENTRIES, ResultCache, SystemClock};
+use super::cache::{self, DEFAULT_MAX_ENTRIES, ResultCache};
 use super::config::{LambdaAuthorizerConfig, LambdaAuthorizerError};
 use super::event::{self, EventSource};
 use super::output::{AuthorizerOutput, OutputRules, Rejection};
@@ -98,7 +99,7 @@ pub struct LambdaAuthorizerBuilder {
     invoker: SharedInvoker,
     scope: ApiScope,
     stage_variables: Arc<StageVariables>,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     max_entries: u64,
     timeout: Option<Duration>,
 }
@@ -109,6 +110,9 @@ struct Inner {
     scope: ApiScope,
     stage_variables: Arc<StageVariables>,
     timeout: Option<Duration>,
+    /// Expires cached results and dates the events of requests without a
+    /// [`RequestContext`].
+    clock: Clock,
     state: State,
 }
 
@@ -180,9 +184,10 @@ impl LambdaAuthorizerBuilder {
         self
     }
 
-    /// The clock cache entries expire by (default: tokio's clock).
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+    /// The clock cached results expire by, and that dates the events of requests
+    /// without a [`RequestContext`] (default: [`Clock::system`]).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -226,7 +231,7 @@ impl LambdaAuthorizerBuilder {
     fn ready(self, config: LambdaAuthorizerConfig) -> LambdaAuthorizer {
         let cache = config
             .caches()
-            .then(|| ResultCache::new(config.ttl, self.max_entries, Arc::clone(&self.clock)));
+            .then(|| ResultCache::new(config.ttl, self.max_entries, self.clock.clone()));
         let ready = Ready {
             rules: OutputRules {
                 simple_responses: config.simple_responses,
@@ -247,6 +252,7 @@ impl LambdaAuthorizerBuilder {
                 scope: self.scope,
                 stage_variables: self.stage_variables,
                 timeout: self.timeout,
+                clock: self.clock,
                 state,
             }),
         }
@@ -267,7 +273,7 @@ impl LambdaAuthorizer {
             invoker,
             scope: ApiScope::default(),
             stage_variables: Arc::new(StageVariables::new()),
-            clock: Arc::new(SystemClock),
+            clock: Clock::system(),
             max_entries: DEFAULT_MAX_ENTRIES,
             timeout: Some(DEFAULT_AUTHORIZER_TIMEOUT),
         }
@@ -433,6 +439,7 @@ impl LambdaAuthorizer {
         let source = EventSource {
             format: config.format,
             scope: &self.inner.scope,
+            clock: &self.inner.clock,
             stage_variables: &self.inner.stage_variables,
             method_arn,
             identity: &values,

@@ -2,64 +2,19 @@
 //! the identity values, bounded in size, with expiry decided by an injectable clock.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_core::clock::{self, Clock};
 
 use super::output::AuthorizerOutput;
 
 /// How many results one authorizer keeps by default.
 pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
 
-/// Monotonic time, injectable so tests move it instead of sleeping.
-pub trait Clock: Send + Sync + fmt::Debug + 'static {
-    /// The current instant.
-    fn now(&self) -> Instant;
-}
-
-/// Tokio's clock: the system's monotonic clock, or the test clock of a runtime
-/// whose time is paused.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        tokio::time::Instant::now().into_std()
-    }
-}
-
-/// A clock that moves only when told to.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<Instant>>);
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ManualClock {
-    /// A clock standing at the current instant.
-    #[must_use]
-    pub fn new() -> Self {
-        Self(Arc::new(Mutex::new(Instant::now())))
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 #[derive(Debug)]
 struct Entry {
-    expires_at: Instant,
+    expires_at: clock::Instant,
     output: Arc<AuthorizerOutput>,
 }
 
@@ -70,7 +25,7 @@ struct Entry {
 pub(crate) struct ResultCache {
     entries: moka::sync::Cache<String, Arc<Entry>>,
     ttl: Duration,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
 }
 
 impl fmt::Debug for ResultCache {
@@ -84,7 +39,7 @@ impl fmt::Debug for ResultCache {
 }
 
 impl ResultCache {
-    pub(crate) fn new(ttl: Duration, max_entries: u64, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(ttl: Duration, max_entries: u64, clock: Clock) -> Self {
         let entries = moka::sync::Cache::builder()
             .max_capacity(max_entries)
             .time_to_live(ttl.max(Duration::from_millis(1)))
@@ -99,7 +54,7 @@ impl ResultCache {
     /// The fresh answer under `key`; a stale one is dropped.
     pub(crate) fn get(&self, key: &str) -> Option<Arc<AuthorizerOutput>> {
         let entry = self.entries.get(key)?;
-        if self.clock.now() < entry.expires_at {
+        if self.clock.instant() < entry.expires_at {
             return Some(Arc::clone(&entry.output));
         }
         self.entries.invalidate(key);
@@ -107,7 +62,7 @@ impl ResultCache {
     }
 
     pub(crate) fn insert(&self, key: String, output: Arc<AuthorizerOutput>) {
-        let expires_at = self.clock.now() + self.ttl;
+        let expires_at = self.clock.instant() + self.ttl;
         self.entries
             .insert(key, Arc::new(Entry { expires_at, output }));
     }
@@ -188,13 +143,13 @@ mod tests {
 
     #[test]
     fn entries_expire_by_the_clock() {
-        let clock = ManualClock::new();
-        let cache = ResultCache::new(Duration::from_secs(60), 10, Arc::new(clock.clone()));
+        let (clock, time) = Clock::manual(Duration::from_secs(1_700_000_000));
+        let cache = ResultCache::new(Duration::from_secs(60), 10, clock);
         cache.insert("k".to_owned(), output());
         assert!(cache.get("k").is_some());
-        clock.advance(Duration::from_secs(59));
+        time.advance(Duration::from_secs(59));
         assert!(cache.get("k").is_some());
-        clock.advance(Duration::from_secs(1));
+        time.advance(Duration::from_secs(1));
         assert!(cache.get("k").is_none());
         assert!(cache.get("k").is_none(), "a stale entry is dropped");
         cache.insert("k".to_owned(), output());

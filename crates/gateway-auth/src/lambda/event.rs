@@ -25,6 +25,7 @@ use std::borrow::Cow;
 
 use gateway_core::PathParams;
 use gateway_core::RequestContext;
+use gateway_core::clock::Clock;
 use gateway_core::context::{ClientAddr, query_pairs};
 use gateway_core::stage::StageVariables;
 use http::header::{COOKIE, USER_AGENT};
@@ -39,6 +40,8 @@ use crate::ApiScope;
 pub(crate) struct EventSource<'a> {
     pub(crate) format: EventFormat,
     pub(crate) scope: &'a ApiScope,
+    /// Dates requests without a [`RequestContext`].
+    pub(crate) clock: &'a Clock,
     pub(crate) stage_variables: &'a StageVariables,
     pub(crate) method_arn: &'a str,
     /// The identity values, in the order of the identity sources.
@@ -129,7 +132,7 @@ impl<'a, B> View<'a, B> {
     fn new(source: &'a EventSource<'a>, req: &'a Request<B>) -> Self {
         let ctx = match req.extensions().get::<RequestContext>() {
             Some(ctx) => Cow::Borrowed(ctx),
-            None => Cow::Owned(standalone_context(source.scope, req)),
+            None => Cow::Owned(standalone_context(source.scope, source.clock, req)),
         };
         let query = req
             .uri()
@@ -402,14 +405,14 @@ impl<'a, B> View<'a, B> {
 
 /// The context of a request that reached the authorizer without the gateway in
 /// front: the scope's API, account and stage, the peer's address and the time.
-fn standalone_context<B>(scope: &ApiScope, req: &Request<B>) -> RequestContext {
+fn standalone_context<B>(scope: &ApiScope, clock: &Clock, req: &Request<B>) -> RequestContext {
     let mut ctx = RequestContext {
         api_id: scope.api_id.clone(),
         account_id: scope.account_id.clone(),
         stage: scope.stage.clone(),
         http_method: req.method().clone(),
         path: req.uri().path().to_owned(),
-        request_time_epoch: gateway_core::context::epoch_millis(std::time::SystemTime::now()),
+        request_time_epoch: gateway_core::context::epoch_millis(clock.now()),
         ..RequestContext::default()
     };
     if let Some(ClientAddr(addr)) = req.extensions().get::<ClientAddr>() {

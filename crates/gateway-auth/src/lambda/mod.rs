@@ -18,7 +18,9 @@
 //! [`UsageIdentifierKey`](gateway_core::context::UsageIdentifierKey).
 //!
 //! Each authorizer instance keeps its own cache, so instances built per API stage
-//! never share results; keys also carry the API id and the stage.
+//! never share results; keys also carry the API id and the stage. Results expire by
+//! the [`Clock`] given to [`LambdaAuthorizerBuilder::clock`] (the system clock by
+//! default; a manual one in tests, which then expire entries without waiting).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -83,10 +85,11 @@ pub use crate::future::ResponseFuture;
 pub use authorizer::{
     Authorized, DEFAULT_AUTHORIZER_TIMEOUT, LambdaAuthorizer, LambdaAuthorizerBuilder,
 };
-pub use cache::{Clock, DEFAULT_MAX_ENTRIES, ManualClock, SystemClock};
+pub use cache::DEFAULT_MAX_ENTRIES;
 pub use config::{
     DEFAULT_RESULT_TTL, EventFormat, IdentitySource, LambdaAuthorizerConfig, LambdaAuthorizerError,
     MAX_RESULT_TTL_SECONDS,
 };
+pub use gateway_core::clock::{Clock, ManualClock};
 pub use layer::{LambdaAuthorizerLayer, LambdaAuthorizerService};
 pub use output::{AuthorizerOutput, Verdict};

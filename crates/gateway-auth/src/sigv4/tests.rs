@@ -5,8 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use gateway_core::clock::Clock;
 use http::Request;
 use http::request::Parts;
 
@@ -24,10 +25,10 @@ fn verifier_at(offset_secs: i64) -> Verifier {
         "123456789012",
         "arn:aws:iam::123456789012:user/example",
     ));
-    let now = UNIX_EPOCH + Duration::from_secs(SIGNED_AT.saturating_add_signed(offset_secs));
+    let now = Duration::from_secs(SIGNED_AT.saturating_add_signed(offset_secs));
     Verifier::new("us-east-1", Arc::new(store))
         .with_service("service")
-        .with_clock(move || now)
+        .with_clock(Clock::manual(now).0)
 }
 
 fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
@@ -166,7 +167,7 @@ fn the_suite_session_token_case_verifies_with_its_own_key() {
     );
     let verifier = Verifier::new("us-east-1", Arc::new(store))
         .with_service("service")
-        .with_clock(|| UNIX_EPOCH + Duration::from_secs(SIGNED_AT));
+        .with_clock(Clock::manual(Duration::from_secs(SIGNED_AT)).0);
     let signed = |token: &str| {
         parts(
             "GET",

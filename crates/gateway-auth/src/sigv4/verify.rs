@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
+use gateway_core::clock::Clock;
 use gateway_core::context::Identity;
 use http::header::{AUTHORIZATION, DATE, HOST};
 use http::request::Parts;
@@ -34,8 +35,6 @@ const X_AMZ_DATE: &str = "x-amz-date";
 const X_AMZ_SECURITY_TOKEN: &str = "x-amz-security-token";
 const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
 const TERMINATOR: &str = "aws4_request";
-
-type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Verifies inbound Signature Version 4 signatures for one region.
 ///
@@ -109,7 +108,7 @@ impl Verifier {
             service: Arc::from("execute-api"),
             store,
             max_skew: DEFAULT_MAX_SKEW,
-            clock: Arc::new(SystemTime::now),
+            clock: Clock::system(),
             keys: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_idle(Duration::from_secs(2 * 86_400))
@@ -133,10 +132,11 @@ impl Verifier {
         self
     }
 
-    /// Reads the time from `clock` instead of the system clock.
+    /// Reads the time requests' timestamps and temporary credentials' expiry are
+    /// checked against from `clock` (default: [`Clock::system`]).
     #[must_use]
-    pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(clock);
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -205,7 +205,7 @@ impl Verifier {
         let (timestamp, epoch) = timestamp(&params, parts)?;
         let scope = Scope::parse(&params.credential)?;
         self.check_scope(&scope, &timestamp)?;
-        let now = epoch_secs((self.clock)());
+        let now = self.clock.unix_seconds();
         self.check_time(&params, &timestamp, epoch, now)?;
 
         let credential = self
