@@ -23,9 +23,9 @@ use gateway_core::observe::access_log::{AccessLogFormat, AccessLogSink};
 use gateway_core::observe::metrics::{MethodLabels, MetricsRegistry, RouteMetrics};
 use gateway_core::outbound::TlsClient;
 use gateway_core::router::{MatchMode, Router};
-use gateway_core::stage::StageVariables;
+use gateway_core::stage::{StageTemplate, StageVariables};
 use gateway_core::{Body, GatewayError, GatewayResponseType};
-use gateway_integrations::aws::AwsConfig;
+use gateway_integrations::aws::{AwsConfig, InvokeAsRole, RoleArn};
 use gateway_integrations::{CompileContext, HttpClient, IntegrationService};
 use http::{HeaderName, Request, Response};
 
@@ -480,12 +480,17 @@ fn compile_auth(
         let compiled = match authorizer.kind {
             AuthorizerType::Token | AuthorizerType::Request => match ctx.invoker {
                 Some(invoker) => Ok(StageAuthorizer::Lambda(
-                    LambdaAuthorizer::builder(authorizer, api.protocol, Arc::clone(invoker))
-                        .scope(scope.clone())
-                        .stage_variables(variables.clone())
-                        .clock(ctx.auth.clock.clone())
-                        .build()
-                        .map_err(|e| refuse(format!("authorizer `{name}`: {e}")))?,
+                    LambdaAuthorizer::builder(
+                        authorizer,
+                        api.protocol,
+                        authorizer_invoker(authorizer, invoker, variables)
+                            .map_err(|e| refuse(format!("authorizer `{name}`: {e}")))?,
+                    )
+                    .scope(scope.clone())
+                    .stage_variables(variables.clone())
+                    .clock(ctx.auth.clock.clone())
+                    .build()
+                    .map_err(|e| refuse(format!("authorizer `{name}`: {e}")))?,
                 )),
                 None => Err(format!(
                     "authorizer `{name}` calls a Lambda function, but no function invoker is \
@@ -613,6 +618,26 @@ fn configuration_error_service() -> IntegrationService {
             GatewayError::new(GatewayResponseType::ApiConfigurationError).into_response(),
         )
     }))
+}
+
+/// The invoker a Lambda authorizer calls its function through: the stage's, or,
+/// when the authorizer names a role in `authorizerCredentials` (stage variables
+/// substituted), the stage's invoker signing as that role.
+fn authorizer_invoker(
+    authorizer: &Authorizer,
+    invoker: &SharedInvoker,
+    variables: &StageVariables,
+) -> Result<SharedInvoker, String> {
+    let Some(raw) = authorizer.credentials.as_deref() else {
+        return Ok(Arc::clone(invoker));
+    };
+    let credentials = StageTemplate::parse(raw).render(variables);
+    if credentials.trim().is_empty() {
+        return Ok(Arc::clone(invoker));
+    }
+    let role = RoleArn::parse(&credentials)
+        .map_err(|e| format!("authorizerCredentials `{credentials}`: {e}"))?;
+    Ok(Arc::new(InvokeAsRole::new(Arc::clone(invoker), role)))
 }
 
 #[cfg(test)]

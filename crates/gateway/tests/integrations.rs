@@ -390,3 +390,182 @@ async fn a_lambda_proxy_function_runs_in_process() {
     );
     server.shutdown().await;
 }
+
+#[path = "../../gateway-integrations/tests/moto/mod.rs"]
+mod moto;
+
+const ROLE_AUTHORIZER_API: &str = r#"openapi: 3.0.1
+info: {title: Roles, version: "1"}
+components:
+  securitySchemes:
+    as-role:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:as-role/invocations
+        authorizerCredentials: "arn:aws:iam::123456789012:role/${stageVariables.authRole}"
+        authorizerResultTtlInSeconds: 0
+    own-key:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:own-key/invocations
+        authorizerResultTtlInSeconds: 0
+paths:
+  /role:
+    get:
+      security: [{as-role: []}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {application/json: '{"statusCode": 200}'}
+        responses: {default: {statusCode: "200", responseTemplates: {application/json: '{"principal": "$context.authorizer.principalId"}'}}}
+  /own:
+    get:
+      security: [{own-key: []}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {application/json: '{"statusCode": 200}'}
+        responses: {default: {statusCode: "200", responseTemplates: {application/json: '{"principal": "$context.authorizer.principalId"}'}}}
+"#;
+
+/// A Lambda Invoke API answering every authorizer call with an Allow policy for
+/// the token `allow`, recording the function called and the access key (and
+/// whether a session token came with it) that signed the call.
+async fn authorizer_api() -> (
+    std::net::SocketAddr,
+    Arc<Mutex<Vec<(String, String, bool)>>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let log = Arc::clone(&log);
+                    async move {
+                        let key = req
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|auth| auth.split("Credential=").nth(1))
+                            .and_then(|credential| credential.split('/').next())
+                            .unwrap_or_default()
+                            .to_owned();
+                        let token = req.headers().contains_key("x-amz-security-token");
+                        let function = req.uri().path().to_owned();
+                        let event: serde_json::Value = serde_json::from_slice(
+                            &req.into_body().collect().await.unwrap().to_bytes(),
+                        )
+                        .unwrap();
+                        log.lock().unwrap().push((function, key, token));
+                        let effect = if event["authorizationToken"] == "allow" {
+                            "Allow"
+                        } else {
+                            "Deny"
+                        };
+                        let policy = serde_json::json!({
+                            "principalId": "caller",
+                            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]},
+                        });
+                        let mut response =
+                            Response::new(Full::new(Bytes::from(policy.to_string())));
+                        response
+                            .headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_authorizers_invoke_their_function_as_the_authorizer_credentials_role() {
+    let moto = moto::Moto::start();
+    let (lambda, seen) = authorizer_api().await;
+    let dir = TempDir::new();
+    dir.write("api.yaml", ROLE_AUTHORIZER_API);
+    let config = dir.write(
+        "gateway.yaml",
+        &format!(
+            "aws:\n  endpoints:\n    lambda: http://{lambda}\n    sts: http://{sts}\napis:\n  - name: roles\n    openapi: api.yaml\n    stages:\n      - name: prod\n        variables: {{authRole: authorizer-invoker}}\n",
+            sts = moto.addr()
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("HOME", &dir.0)
+        .env("AWS_ACCESS_KEY_ID", "AKIDGATEWAYTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "gateway-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let addr = first
+        .strip_prefix("gateway listening on http://")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+
+    let client = HttpClient::new();
+    let url = |path: &str| format!("http://{addr}{path}");
+    let as_role = client
+        .get_with(&url("/prod/role"), &[("authorization", "allow")])
+        .await;
+    let denied = client
+        .get_with(&url("/prod/role"), &[("authorization", "deny")])
+        .await;
+    let own = client
+        .get_with(&url("/prod/own"), &[("authorization", "allow")])
+        .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(as_role.status, StatusCode::OK, "{}", as_role.text());
+    assert_eq!(as_role.json(), serde_json::json!({"principal": "caller"}));
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text());
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text());
+
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let (function, key, token) = &seen[0];
+    assert!(function.contains("function%3Aas-role"), "{function}");
+    // Temporary credentials moto's STS issued for the role, with their session token.
+    assert_ne!(key, "AKIDGATEWAYTEST");
+    assert!(key.starts_with("ASIA"), "{key}");
+    assert!(*token);
+    // The same role's credentials again, not a second AssumeRole.
+    assert_eq!(&seen[1].1, key);
+    // The authorizer without credentials signs with the gateway's own key.
+    let (function, key, token) = &seen[2];
+    assert!(function.contains("function%3Aown-key"), "{function}");
+    assert_eq!(key, "AKIDGATEWAYTEST");
+    assert!(!*token);
+}
