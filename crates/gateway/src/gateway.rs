@@ -485,13 +485,16 @@ impl Gateway {
                 Some(prev) if *prev.loaded.api == loaded.api => (Arc::clone(&prev.loaded), false),
                 _ => (Arc::new(Deployment::new(loaded.api, None)), true),
             };
+            // The canary documents as the previous load left them: a stage whose
+            // canary settings did not change still takes a canary document that did.
+            let previous_canaries = previous
+                .as_ref()
+                .map(|p| p.canary_loaded.clone())
+                .unwrap_or_default();
             let mut api_state = ApiState {
                 id: deployment.api.id.clone(),
                 loaded: Arc::clone(&deployment),
-                canary_loaded: previous
-                    .as_ref()
-                    .map(|p| p.canary_loaded.clone())
-                    .unwrap_or_default(),
+                canary_loaded: previous_canaries.clone(),
                 stages: BTreeMap::new(),
             };
             let mut old_stages = previous.map(|p| p.stages).unwrap_or_default();
@@ -525,27 +528,40 @@ impl Gateway {
                     }
                 };
                 stage_state.stage.variables = variables;
-                if stage_state.applied_canary != stage_config.canary {
+                // A canary document is read on every load; what it holds now decides
+                // whether the canary is set again.
+                let canary_document = match stage_config
+                    .canary
+                    .as_ref()
+                    .and_then(|c| c.openapi.as_ref())
+                {
+                    Some(file) => {
+                        let path = self.inner.base_dir.join(file);
+                        let loaded = gateway_openapi::load_file(&path, &options)
+                            .map_err(ConfigError::from)?;
+                        report.warnings.extend(loaded.warnings);
+                        Some((path, loaded.api))
+                    }
+                    None => None,
+                };
+                let document_changed = canary_document.as_ref().is_some_and(|(path, api)| {
+                    previous_canaries
+                        .get(path)
+                        .is_none_or(|deployed| *deployed.api != *api)
+                });
+                if stage_state.applied_canary != stage_config.canary || document_changed {
                     match &stage_config.canary {
                         Some(canary) => {
-                            let canary_deployment = match &canary.openapi {
-                                Some(file) => {
-                                    let path = self.inner.base_dir.join(file);
-                                    let loaded = gateway_openapi::load_file(&path, &options)
-                                        .map_err(ConfigError::from)?;
-                                    report.warnings.extend(loaded.warnings);
-                                    match api_state.canary_loaded.get(&path) {
-                                        Some(d) if *d.api == loaded.api => Arc::clone(d),
-                                        _ => {
-                                            let d = Arc::new(Deployment::new(
-                                                loaded.api,
-                                                Some("canary".into()),
-                                            ));
-                                            api_state.canary_loaded.insert(path, Arc::clone(&d));
-                                            d
-                                        }
+                            let canary_deployment = match canary_document {
+                                Some((path, api)) => match api_state.canary_loaded.get(&path) {
+                                    Some(d) if *d.api == api => Arc::clone(d),
+                                    _ => {
+                                        let d =
+                                            Arc::new(Deployment::new(api, Some("canary".into())));
+                                        api_state.canary_loaded.insert(path, Arc::clone(&d));
+                                        d
                                     }
-                                }
+                                },
                                 None => Arc::clone(&stage_state.stage.deployment),
                             };
                             let overrides = StageVariables::from_map(canary.variables.clone())

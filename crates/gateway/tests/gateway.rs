@@ -263,6 +263,45 @@ async fn canary_takes_its_share_and_can_be_forced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_canary_document_is_deployed_on_reload() {
+    let backend = start_backend("blue").await;
+    let base = mock_api("Pets", r#"{"version": "base"}"#, "");
+    let canary_v1 = mock_api("Pets", r#"{"version": "canary-1"}"#, "");
+    let canary_v2 = mock_api("Pets", r#"{"version": "canary-2"}"#, "");
+    let canary = "        canary:\n          percent: 0\n          override_header: x-canary\n          openapi: canary.yaml\n";
+    let f = fixture(
+        &config_for(backend.addr, canary),
+        &[("api.yaml", &base), ("canary.yaml", &canary_v1)],
+    )
+    .await;
+    let version = |variant: &'static str| {
+        let client = f.client.clone();
+        let url = f.url("/prod/version");
+        async move { client.get_with(&url, &[("x-canary", variant)]).await.json()["version"].clone() }
+    };
+    assert_eq!(version("canary").await, "canary-1");
+    assert_eq!(version("base").await, "base");
+
+    // Only the canary's document changes: the stage's canary settings do not.
+    std::fs::write(f.dir_path.join("canary.yaml"), &canary_v2).unwrap();
+    let reload = f.client.post(&f.admin("/admin/reload")).await;
+    assert_eq!(reload.status, StatusCode::OK, "{}", reload.text());
+    assert_eq!(version("canary").await, "canary-2");
+    assert_eq!(version("base").await, "base");
+
+    // Nothing changed: a promotion made through the admin API stays.
+    let promoted = f
+        .client
+        .post(&f.admin("/admin/apis/pets/stages/prod/canary/promote"))
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.text());
+    let reload = f.client.post(&f.admin("/admin/reload")).await;
+    assert_eq!(reload.status, StatusCode::OK, "{}", reload.text());
+    assert_eq!(version("base").await, "canary-2");
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redeploy_then_rollback_restores_the_previous_deployment() {
     let backend = start_backend("blue").await;
     let v1 = mock_api("Pets", r#"{"version": "v1"}"#, "");
