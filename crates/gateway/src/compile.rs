@@ -435,11 +435,7 @@ fn compile_route(
     }
     match gateway_integrations::compile(route, &integration_ctx) {
         Ok(service) => Ok(service),
-        Err(
-            err @ (gateway_integrations::CompileError::Unsupported { .. }
-            | gateway_integrations::CompileError::NoInvoker { .. }
-            | gateway_integrations::CompileError::NoAwsConfig { .. }),
-        ) if !ctx.strict => {
+        Err(err) if !ctx.strict && lenient_answers_500(&err) => {
             tracing::warn!(api = %api.id, route = %route.route_key(), error = %err,
                 "route answers 500 until what its integration needs is configured");
             Ok(configuration_error_service())
@@ -448,6 +444,19 @@ fn compile_route(
             api: api.id.clone(),
             source,
         }),
+    }
+}
+
+/// Integration errors that a load outside strict mode survives, the route
+/// answering 500: what the gateway cannot serve as written (an unsupported
+/// integration, no invoker or AWS configuration, `credentials` that are not a role
+/// it can assume, such as AWS's caller-credentials form `arn:aws:iam::*:user/*`).
+fn lenient_answers_500(err: &gateway_integrations::CompileError) -> bool {
+    use gateway_integrations::CompileError as E;
+    match err {
+        E::Unsupported { .. } | E::NoInvoker { .. } | E::NoAwsConfig { .. } => true,
+        E::InvalidField { field, .. } => field == "credentials",
+        _ => false,
     }
 }
 

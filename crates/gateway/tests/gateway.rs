@@ -660,6 +660,46 @@ async fn lambda_routes_without_an_invoker_answer_500_or_fail_strict_loads() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_credentials_answer_500_or_fail_strict_loads() {
+    // AWS's "call with the caller's credentials": the gateway never holds the
+    // caller's secret key, so it cannot sign as the caller.
+    let s3 = r#"  /objects/{key}:
+    get:
+      parameters: [{name: key, in: path, required: true, schema: {type: string}}]
+      responses:
+        "200": {description: ok}
+      x-amazon-apigateway-integration:
+        type: aws
+        httpMethod: GET
+        uri: "arn:aws:apigateway:us-east-1:s3:path/bucket/{key}"
+        credentials: "arn:aws:iam::*:user/*"
+        requestParameters:
+          integration.request.path.key: method.request.path.key
+        responses: {default: {statusCode: "200"}}
+"#;
+    let api = mock_api("Pets", r#"{"version": "v1"}"#, s3);
+    let config = "apis:\n  - name: pets\n    openapi: api.yaml\n    stages:\n      - name: prod\n";
+    let f = fixture(config, &[("api.yaml", &api)]).await;
+    let reply = f.client.get(&f.url("/prod/objects/a.txt")).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.text(), r#"{"message":"Internal server error"}"#);
+    assert_eq!(
+        f.client.get(&f.url("/prod/version")).await.status,
+        StatusCode::OK
+    );
+    f.server.shutdown().await;
+
+    let dir = TempDir::new();
+    dir.write("api.yaml", &api);
+    let strict = dir.write("gateway.yaml", &format!("strict: true\n{config}"));
+    let err = gateway::Gateway::from_config_file(&strict)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("GET /objects/{key}"), "{err}");
+    assert!(err.contains("credentials"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_uploads_over_the_limit_get_413() {
     let backend = start_backend("blue").await;
     let api = mock_api("Pets", r#"{"version": "v1"}"#, PROXY_PATHS);
