@@ -114,6 +114,7 @@ mod mapping;
 mod mock;
 mod non_proxy;
 mod response;
+mod service_integration;
 mod templates;
 
 use std::sync::Arc;
@@ -334,6 +335,12 @@ pub fn compile(
         role_ctx.aws = role_aws.as_ref();
     }
     let ctx = &role_ctx;
+
+    if let Some(subtype) = integration.subtype.as_deref() {
+        let service =
+            service_integration::ServiceIntegration::compile(route, integration, subtype, ctx)?;
+        return Ok(IntegrationService::new(service));
+    }
 
     match integration.kind {
         IntegrationType::Mock => {

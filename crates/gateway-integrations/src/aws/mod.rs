@@ -57,6 +57,7 @@ pub mod lambda_invoke;
 mod protocols;
 pub mod service;
 pub mod sign;
+pub mod subtype;
 mod target;
 
 pub use assume_role::{
@@ -67,4 +68,5 @@ pub use endpoint::EndpointError;
 pub use lambda_invoke::{FunctionNaming, InvokeAsRole, RemoteLambda};
 pub use service::{AwsConfig, PreparedTarget, SendError, ServiceError, ServiceRequest};
 pub use sign::{SignError, sign_request};
+pub use subtype::Subtype;
 pub use target::{AwsTarget, TargetApi, TargetError};
