@@ -10,7 +10,8 @@
 //!   request goes to the service's root, `Action` is expressed in the service's
 //!   protocol (below).
 //! - `arn:aws:apigateway:{region}:{service}:path/{path}`, optionally with a `?query`:
-//!   the request goes to `{endpoint}/{path}` as it is.
+//!   the request goes to `{endpoint}/{path}` as it is, or to a path the request
+//!   names ([`ServiceRequest::with_path`]).
 //!
 //! `{service}` may be `{subdomain}.{service}` (`runtime.sagemaker`, `my-bucket.s3`):
 //! the subdomain is the first labels of the host name.
@@ -24,6 +25,11 @@
 //! placeholder (`http://{subdomain}.s3.localhost.localstack.cloud:4566`); this is
 //! checked when the target is prepared. `https://` endpoints are checked against the
 //! [`HttpClient`]'s trust store.
+//!
+//! `sync-states` is Step Functions' endpoint for synchronous Express executions
+//! (`https://sync-states.{region}.amazonaws.com`, signed as `states`); without an
+//! override of its own it uses the `states` override, since emulators serve both
+//! on one address.
 //!
 //! # Protocols of `action/` targets
 //!
