@@ -4,6 +4,10 @@
 //! (`"404"`), each holding `append|overwrite|remove:header.NAME` and
 //! `overwrite:statuscode`.
 //!
+//! The same values name the parameters of HTTP APIs' AWS service integrations
+//! (`"QueueUrl": "$stageVariables.queue"`): [`RequestValue`] compiles one value on
+//! its own and [`RequestValues`] holds what a request offers it.
+//!
 //! # Values
 //!
 //! A value is static text, one expression (`$request.header.x-id`), or text mixing

@@ -18,6 +18,8 @@
 //!   (`arn:aws:apigateway:{region}:{service}:action/{Action}` or `:path/{path}`),
 //!   [`AwsConfig`] holds the region, credentials and endpoint overrides, and a
 //!   [`PreparedTarget`] builds, signs and sends the requests for one target.
+//! - [`subtype`]: the AWS service actions of HTTP APIs' `integrationSubtype`
+//!   ([`Subtype`]), their parameters, and the service requests they make.
 //!
 //! Requests go out through the crate's pooled [`HttpClient`](crate::HttpClient):
 //! to AWS's own `https://` endpoints by default, or to an override per service

@@ -5,7 +5,9 @@
 //! calls an AWS service action directly. Its `requestParameters` name the action's
 //! parameters (`"QueueUrl"`, `"MessageBody"`), each valued in HTTP APIs' value
 //! syntax; [`Subtype::parameters`] lists them, and which are required. Every subtype
-//! also takes `Region`, the region the action is called in.
+//! also takes `Region`, the region the action is called in. `SQS-ReceiveMessage`
+//! also accepts `AttributeName`, the name an earlier edition of AWS's reference
+//! gave `AttributeNames`.
 //!
 //! # The requests
 //!
