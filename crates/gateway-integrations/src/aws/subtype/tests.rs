@@ -313,3 +313,24 @@ fn get_configuration_puts_values_in_the_path_and_query() {
         ]
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_values_make_a_request_or_a_refusal(
+        values in proptest::collection::vec(".{0,40}", 7),
+        subtype in 0..Subtype::ALL.len(),
+    ) {
+        let subtype = Subtype::ALL[subtype];
+        let mut arguments = Arguments::default();
+        for (parameter, value) in subtype.parameters().iter().zip(values) {
+            arguments.insert(parameter.name, Argument::Text(value));
+        }
+        let _ = subtype.request(&arguments);
+    }
+
+    #[test]
+    fn any_text_is_a_timestamp_or_kept(text in ".{0,40}") {
+        let _ = timestamp(&text);
+        let _ = timestamp(&format!("2024-05-01T10:00:00{text}"));
+    }
+}
