@@ -463,6 +463,12 @@ pub struct Integration {
     /// the response is changed (`append:header.NAME`, `overwrite:statuscode`, ...),
     /// key to value. REST APIs map responses per integration response instead.
     pub http_response_parameters: BTreeMap<String, BTreeMap<String, String>>,
+    /// HTTP APIs' `integrationSubtype`: the AWS service action an AWS_PROXY
+    /// integration calls directly (`SQS-SendMessage`, `StepFunctions-StartExecution`,
+    /// `EventBridge-PutEvents`, ...), instead of a Lambda function. Its
+    /// `requestParameters` then name the action's parameters (`QueueUrl`,
+    /// `MessageBody`, `Region`) and its `credentials` the role it is called as.
+    pub subtype: Option<String>,
 }
 
 /// An integration's TLS settings towards its backend (`tlsConfig`).
@@ -497,6 +503,7 @@ impl Integration {
             cache_namespace: None,
             tls_config: TlsConfig::default(),
             http_response_parameters: BTreeMap::new(),
+            subtype: None,
         }
     }
 

@@ -4,6 +4,10 @@
 //! (`"404"`), each holding `append|overwrite|remove:header.NAME` and
 //! `overwrite:statuscode`.
 //!
+//! The same values name the parameters of HTTP APIs' AWS service integrations
+//! (`"QueueUrl": "$stageVariables.queue"`): [`RequestValue`] compiles one value on
+//! its own and [`RequestValues`] holds what a request offers it.
+//!
 //! # Values
 //!
 //! A value is static text, one expression (`$request.header.x-id`), or text mixing
@@ -562,6 +566,77 @@ fn split_key(key: &str) -> Result<(Action, &str), String> {
     Ok((action, rest))
 }
 
+/// One request-side value of the HTTP API syntax, compiled on its own: the value of
+/// an AWS service integration's parameter (`"MessageBody": "$request.body.message"`).
+#[derive(Debug, Clone)]
+pub(crate) struct RequestValue(Value);
+
+impl RequestValue {
+    /// Compiles `text` for a route at `route_path`: static text, one `$expression`
+    /// or `${...}` expressions mixed with text. Stage variables are resolved now.
+    pub(crate) fn compile(
+        text: &str,
+        variables: &StageVariables,
+        route_path: &str,
+    ) -> Result<Self, String> {
+        let params = route_params(route_path);
+        let scope = Scope {
+            side: Side::Request,
+            variables,
+            path_params: &params,
+        };
+        Value::parse(text, &scope).map(Self)
+    }
+
+    /// Whether the value reads the request body, which must then be buffered.
+    pub(crate) fn reads_body(&self) -> bool {
+        self.0.reads_body()
+    }
+
+    /// Whether the value is exactly `$request.body`: the whole body, which a
+    /// caller may take as bytes rather than text.
+    pub(crate) fn is_whole_body(&self) -> bool {
+        matches!(
+            (self.0).0.as_slice(),
+            [Part::Source(Source::RequestBody(None))]
+        )
+    }
+
+    /// The value's text when it has no expression left (static text and defined
+    /// stage variables only).
+    pub(crate) fn as_static(&self) -> Option<String> {
+        self.0.as_static()
+    }
+
+    /// The value for one request, or `None` when an expression finds nothing.
+    pub(crate) fn resolve(&self, request: &RequestValues<'_>) -> Option<String> {
+        self.0.resolve(&request.0)
+    }
+}
+
+/// What request-side values read, for one request: its head, the body when
+/// buffered, and the request context.
+pub(crate) struct RequestValues<'a>(Values<'a>);
+
+impl<'a> RequestValues<'a> {
+    /// The values of a request as the client sent it; `body` is the buffered body
+    /// (without it, body expressions find nothing).
+    pub(crate) fn new(parts: &'a http::request::Parts, body: Option<&'a [u8]>) -> Self {
+        let context = parts.extensions.get::<RequestContext>();
+        let raw_path = parts.uri.path();
+        Self(Values {
+            headers: &parts.headers,
+            query: parts.uri.query(),
+            path: context.map_or(raw_path, |c| c.route_path(raw_path)),
+            params: parts.extensions.get::<PathParams>(),
+            context,
+            body: body.map(Document::new),
+            response_headers: None,
+            response_body: None,
+        })
+    }
+}
+
 /// An integration's HTTP API `requestParameters`, compiled.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RequestMapping {
@@ -643,18 +718,7 @@ impl RequestMapping {
         parts: &http::request::Parts,
         body: Option<&[u8]>,
     ) -> Result<MappedRequest, GatewayError> {
-        let context = parts.extensions.get::<RequestContext>();
-        let raw_path = parts.uri.path();
-        let values = Values {
-            headers: &parts.headers,
-            query: parts.uri.query(),
-            path: context.map_or(raw_path, |c| c.route_path(raw_path)),
-            params: parts.extensions.get::<PathParams>(),
-            context,
-            body: body.map(Document::new),
-            response_headers: None,
-            response_body: None,
-        };
+        let RequestValues(values) = RequestValues::new(parts, body);
         let resolve = |value: &Value, target: &dyn Fn() -> String| {
             value.resolve(&values).ok_or_else(|| {
                 tracing::info!(
@@ -719,7 +783,7 @@ fn check_static_header(value: &Value) -> Result<(), String> {
 }
 
 /// The 400 a request mapping without a value answers.
-fn bad_request() -> GatewayError {
+pub(crate) fn bad_request() -> GatewayError {
     GatewayError::new(GatewayResponseType::BadRequestParameters).with_message("Bad Request")
 }
 

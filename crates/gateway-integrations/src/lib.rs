@@ -26,6 +26,16 @@
 //!   the response. [`lambda::InProcessFunction`] runs a tower service (a handler
 //!   written for the Lambda runtime) as a function; [`lambda::Functions`] names
 //!   them. See the [`lambda`] module for the event and response rules.
+//! - **AWS_PROXY with an `integrationSubtype`** (HTTP APIs): the route calls an AWS
+//!   service action directly (`SQS-SendMessage`, `StepFunctions-StartExecution`,
+//!   `EventBridge-PutEvents`, `Kinesis-PutRecord`, ...). Its `requestParameters`
+//!   name the action's parameters, valued with HTTP APIs' parameter syntax
+//!   (`"MessageBody": "$request.body.message"`); each request evaluates them, the
+//!   service request is built in the service's own protocol (see
+//!   [`aws::subtype`]), signed as the integration's role, and the service's status,
+//!   body and content type are the response, `responseParameters` applied. Unknown
+//!   subtypes or parameter names, missing required parameters, and subtypes on REST
+//!   APIs do not compile; a required parameter the request cannot supply answers 400.
 //!
 //! - **HTTP** and **AWS**: mapped integrations. The request body is converted by
 //!   content handling, rendered by the request template chosen by `Content-Type`
@@ -83,6 +93,8 @@
 //! | AWS_PROXY: the function failed | 502 `INTEGRATION_FAILURE` (HTTP APIs: 500) |
 //! | AWS_PROXY: Lambda refused or could not take the invocation | 500 `API_CONFIGURATION_ERROR` |
 //! | AWS service: the integration's role cannot be assumed | 500 `API_CONFIGURATION_ERROR` |
+//! | HTTP API AWS service integration: a required parameter finds no value, or `Region` is no region | 400 `BAD_REQUEST_PARAMETERS` (`{"message":"Bad Request"}`) |
+//! | HTTP API AWS service integration: role not assumed, endpoint unreachable, service failed before answering | 500 `{"message":"Internal Server Error"}` |
 //! | AWS_PROXY through the Invoke API: the role cannot be assumed | 500 `API_CONFIGURATION_ERROR` |
 //! | AWS Lambda (non-proxy) through the Invoke API: the role cannot be assumed | 500 `INTEGRATION_FAILURE` |
 //!
@@ -114,6 +126,7 @@ mod mapping;
 mod mock;
 mod non_proxy;
 mod response;
+mod service_integration;
 mod templates;
 
 use std::sync::Arc;
@@ -334,6 +347,12 @@ pub fn compile(
         role_ctx.aws = role_aws.as_ref();
     }
     let ctx = &role_ctx;
+
+    if let Some(subtype) = integration.subtype.as_deref() {
+        let service =
+            service_integration::ServiceIntegration::compile(route, integration, subtype, ctx)?;
+        return Ok(IntegrationService::new(service));
+    }
 
     match integration.kind {
         IntegrationType::Mock => {

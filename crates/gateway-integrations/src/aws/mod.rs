@@ -18,6 +18,8 @@
 //!   (`arn:aws:apigateway:{region}:{service}:action/{Action}` or `:path/{path}`),
 //!   [`AwsConfig`] holds the region, credentials and endpoint overrides, and a
 //!   [`PreparedTarget`] builds, signs and sends the requests for one target.
+//! - [`subtype`]: the AWS service actions of HTTP APIs' `integrationSubtype`
+//!   ([`Subtype`]), their parameters, and the service requests they make.
 //!
 //! Requests go out through the crate's pooled [`HttpClient`](crate::HttpClient):
 //! to AWS's own `https://` endpoints by default, or to an override per service
@@ -57,6 +59,7 @@ pub mod lambda_invoke;
 mod protocols;
 pub mod service;
 pub mod sign;
+pub mod subtype;
 mod target;
 
 pub use assume_role::{
@@ -67,4 +70,5 @@ pub use endpoint::EndpointError;
 pub use lambda_invoke::{FunctionNaming, InvokeAsRole, RemoteLambda};
 pub use service::{AwsConfig, PreparedTarget, SendError, ServiceError, ServiceRequest};
 pub use sign::{SignError, sign_request};
+pub use subtype::Subtype;
 pub use target::{AwsTarget, TargetApi, TargetError};

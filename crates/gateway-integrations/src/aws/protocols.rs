@@ -21,6 +21,8 @@ pub(crate) enum Protocol {
 /// Services by endpoint prefix, from their API models.
 const PROTOCOLS: &[(&str, Protocol)] = &[
     ("states", json("AWSStepFunctions", "1.0")),
+    // Step Functions' synchronous Express executions: the `sync-` host prefix.
+    ("sync-states", json("AWSStepFunctions", "1.0")),
     ("dynamodb", json("DynamoDB_20120810", "1.0")),
     ("streams.dynamodb", json("DynamoDBStreams_20120810", "1.0")),
     ("swf", json("SimpleWorkflowService", "1.0")),
@@ -95,10 +97,11 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("polly", Protocol::Rest),
     ("xray", Protocol::Rest),
     ("route53", Protocol::Rest),
+    ("appconfig", Protocol::Rest),
 ];
 
 /// Signing names that differ from the URI's service name.
-const SIGNING_NAMES: &[(&str, &str)] = &[("email", "ses")];
+const SIGNING_NAMES: &[(&str, &str)] = &[("email", "ses"), ("sync-states", "states")];
 
 const fn query(version: &'static str) -> Protocol {
     Protocol::Query { version }

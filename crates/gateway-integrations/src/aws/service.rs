@@ -10,7 +10,8 @@
 //!   request goes to the service's root, `Action` is expressed in the service's
 //!   protocol (below).
 //! - `arn:aws:apigateway:{region}:{service}:path/{path}`, optionally with a `?query`:
-//!   the request goes to `{endpoint}/{path}` as it is.
+//!   the request goes to `{endpoint}/{path}` as it is, or to a path the request
+//!   names ([`ServiceRequest::with_path`]).
 //!
 //! `{service}` may be `{subdomain}.{service}` (`runtime.sagemaker`, `my-bucket.s3`):
 //! the subdomain is the first labels of the host name.
@@ -24,6 +25,11 @@
 //! placeholder (`http://{subdomain}.s3.localhost.localstack.cloud:4566`); this is
 //! checked when the target is prepared. `https://` endpoints are checked against the
 //! [`HttpClient`]'s trust store.
+//!
+//! `sync-states` is Step Functions' endpoint for synchronous Express executions
+//! (`https://sync-states.{region}.amazonaws.com`, signed as `states`); without an
+//! override of its own it uses the `states` override, since emulators serve both
+//! on one address.
 //!
 //! # Protocols of `action/` targets
 //!
@@ -112,6 +118,11 @@ const HOP_BY_HOP: [&str; 8] = [
     "transfer-encoding",
     "upgrade",
 ];
+
+/// Endpoint prefixes that are another service's endpoint with a host prefix, and
+/// that service: an override of the latter serves both (emulators answer both
+/// on one address).
+const HOST_PREFIXED: &[(&str, &str)] = &[("sync-states", "states")];
 
 /// Region, credentials and endpoint overrides for the AWS services a gateway calls.
 ///
@@ -306,7 +317,15 @@ impl AwsConfig {
             let sub = subdomain.unwrap_or_default();
             return Endpoint::parse(&url.replace("{subdomain}", sub));
         }
-        if let Some(url) = self.endpoints.get(service) {
+        let own = self.endpoints.get(service).or_else(|| {
+            // A host-prefixed endpoint of another service (`sync-states`) shares
+            // that service's override unless it has its own.
+            HOST_PREFIXED
+                .iter()
+                .find(|(prefixed, _)| *prefixed == service)
+                .and_then(|(_, base)| self.endpoints.get(*base))
+        });
+        if let Some(url) = own {
             let has_placeholder = url.contains("{subdomain}");
             return match subdomain {
                 Some(sub) if has_placeholder => Endpoint::parse(&url.replace("{subdomain}", sub)),
@@ -427,6 +446,7 @@ impl AwsConfig {
                 endpoint,
                 region,
                 path,
+                path_target: matches!(target.api(), TargetApi::Path { .. }),
                 query,
                 json,
                 form_params,
@@ -450,6 +470,9 @@ pub struct ServiceRequest {
     pub body: Bytes,
     /// Query parameters added after the target's own (decoded values).
     pub query: Vec<(String, String)>,
+    /// For a `path/` target, the path sent instead of the target's own, without
+    /// the leading `/` and already percent-encoded (`applications/my%20app`).
+    pub path: Option<String>,
 }
 
 impl ServiceRequest {
@@ -461,6 +484,7 @@ impl ServiceRequest {
             headers: HeaderMap::new(),
             body: body.into(),
             query: Vec::new(),
+            path: None,
         }
     }
 
@@ -475,6 +499,14 @@ impl ServiceRequest {
     #[must_use]
     pub fn query_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends the request of a `path/` target to `path` (without the leading `/`,
+    /// already percent-encoded) instead of the target's own path.
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
         self
     }
 }
@@ -495,6 +527,8 @@ struct Prepared {
     region: String,
     /// The request path, with the endpoint's base path.
     path: String,
+    /// Whether the target is a `path/` target, whose path a request may replace.
+    path_target: bool,
     /// Query parameters every request carries (decoded).
     query: Vec<(String, String)>,
     /// `X-Amz-Target` and `Content-Type` of JSON-protocol actions.
@@ -666,7 +700,20 @@ impl PreparedTarget {
             mut headers,
             body,
             query,
+            path,
         } = request;
+        let path = match path {
+            Some(path) if inner.path_target => {
+                let path = utf8_percent_encode(path.trim_start_matches('/'), PATH_ENCODE);
+                format!("{}/{path}", inner.endpoint.base_path())
+            }
+            Some(_) => {
+                return Err(ServiceError::InvalidRequest(
+                    "only a path/ target's request can name its own path".to_owned(),
+                ));
+            }
+            None => inner.path.clone(),
+        };
 
         for name in HOP_BY_HOP {
             headers.remove(name);
@@ -695,13 +742,13 @@ impl PreparedTarget {
                     HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
                 );
             }
-            (inner.path.clone(), Bytes::from(form))
+            (path, Bytes::from(form))
         } else {
             let query = encode_pairs(params);
             let uri = if query.is_empty() {
-                inner.path.clone()
+                path
             } else {
-                format!("{}?{query}", inner.path)
+                format!("{path}?{query}")
             };
             (uri, body)
         };

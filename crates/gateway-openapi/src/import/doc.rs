@@ -260,6 +260,9 @@ pub(crate) struct IntegrationDoc {
     pub(crate) content_handling: Option<String>,
     #[serde(rename = "payloadFormatVersion")]
     pub(crate) payload_format_version: Option<Text>,
+    /// HTTP APIs' AWS service action (`SQS-SendMessage`).
+    #[serde(rename = "integrationSubtype")]
+    pub(crate) integration_subtype: Option<String>,
     pub(crate) credentials: Option<String>,
     #[serde(rename = "cacheKeyParameters", default, deserialize_with = "nullable")]
     pub(crate) cache_key_parameters: Vec<String>,

@@ -341,3 +341,66 @@ fn config_from_the_environment() {
         AwsConfig::from_environment(&Environment::from_pairs([("HOME", "/nowhere")])).unwrap_err();
     assert!(matches!(err, CredentialsError::NoRegion { .. }), "{err}");
 }
+
+#[test]
+fn the_sync_step_functions_endpoint_shares_the_states_override_unless_it_has_its_own() {
+    let uri = "arn:aws:apigateway:us-east-1:sync-states:action/StartSyncExecution";
+    let target = AwsTarget::parse(uri).unwrap();
+    let client = HttpClient::new();
+    let prepared = local(&["states"]).prepare(&target, &client).unwrap();
+    assert_eq!(prepared.endpoint_url(), "http://127.0.0.1:5000");
+    assert_eq!(prepared.signing_name(), "states");
+    let own = local(&["states"])
+        .with_endpoint("sync-states", "http://127.0.0.1:6000")
+        .unwrap();
+    let prepared = own.prepare(&target, &client).unwrap();
+    assert_eq!(prepared.endpoint_url(), "http://127.0.0.1:6000");
+    let request = build(&own, uri, ServiceRequest::new(Method::POST, "{}"));
+    assert_eq!(
+        header(&request, "x-amz-target"),
+        Some("AWSStepFunctions.StartSyncExecution")
+    );
+    assert_eq!(
+        header(&request, "content-type"),
+        Some("application/x-amz-json-1.0")
+    );
+    assert!(
+        header(&request, "authorization")
+            .unwrap()
+            .contains("/us-east-1/states/aws4_request"),
+        "{request:?}"
+    );
+    // The states endpoint does not take the sync one's override.
+    let states =
+        AwsTarget::parse("arn:aws:apigateway:us-east-1:states:action/StartExecution").unwrap();
+    let sync_only = local(&["sync-states"]).prepare(&states, &client).unwrap();
+    assert_eq!(
+        sync_only.endpoint_url(),
+        "https://states.us-east-1.amazonaws.com"
+    );
+}
+
+#[test]
+fn a_path_target_request_may_name_its_own_path() {
+    let config = local(&["appconfig"]);
+    let uri = "arn:aws:apigateway:us-east-1:appconfig:path/applications";
+    let request = build(
+        &config,
+        uri,
+        ServiceRequest::new(Method::GET, "")
+            .with_path("/applications/my%20app/environments/a b")
+            .query_param("client_id", "c 1"),
+    );
+    assert_eq!(
+        request.uri().to_string(),
+        "/applications/my%20app/environments/a%20b?client_id=c%201"
+    );
+    // An action's request cannot.
+    let target = AwsTarget::parse("arn:aws:apigateway:us-east-1:sqs:action/PurgeQueue").unwrap();
+    let err = local(&["sqs"])
+        .prepare(&target, &HttpClient::new())
+        .unwrap()
+        .build_request_at(ServiceRequest::new(Method::POST, "").with_path("x"), time())
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::InvalidRequest(_)), "{err}");
+}

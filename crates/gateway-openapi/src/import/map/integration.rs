@@ -16,12 +16,8 @@ use crate::import::doc::IntegrationDoc;
 const HTTP_API_DEFAULT_TIMEOUT: Duration = MAX_HTTP_API_INTEGRATION_TIMEOUT;
 
 /// Integration fields API Gateway defines that this gateway does not honour yet.
-const INTEGRATION_NOT_YET: [(&str, &str); 3] = [
+const INTEGRATION_NOT_YET: [(&str, &str); 2] = [
     ("connectionId", "private integrations through a VPC link"),
-    (
-        "integrationSubtype",
-        "AWS service integrations of HTTP APIs",
-    ),
     ("integrationTarget", "private integration targets"),
 ];
 
@@ -50,7 +46,21 @@ impl<'a> Mapper<'a> {
             integration.timeout = HTTP_API_DEFAULT_TIMEOUT;
         }
         integration.uri = doc.uri.as_ref().map(|uri| uri.0.clone());
-        if kind != IntegrationType::Mock && integration.uri.is_none() {
+        if let Some(subtype) = &doc.integration_subtype {
+            if self.protocol != ApiProtocol::Http {
+                return Err(self.error(
+                    field("integrationSubtype"),
+                    "AWS service integrations (integrationSubtype) belong to HTTP APIs; \
+                     REST APIs call AWS services through AWS integrations",
+                ));
+            }
+            // The subtype and its parameters are checked when the route compiles.
+            integration.subtype = Some(subtype.clone());
+        }
+        if kind != IntegrationType::Mock
+            && integration.uri.is_none()
+            && integration.subtype.is_none()
+        {
             return Err(self.error(
                 field("uri"),
                 format!("missing; a {} integration needs a URI", kind.as_str()),
