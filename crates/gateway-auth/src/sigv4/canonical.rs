@@ -18,6 +18,7 @@
 //! - **Header values.** Leading and trailing whitespace is dropped and runs of
 //!   inner whitespace become one space; repeated headers are joined with `,`.
 
+use gateway_core::context::days_from_civil;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 
 /// What SigV4 leaves unencoded: `A-Z a-z 0-9 - _ . ~`.
@@ -194,14 +195,12 @@ fn epoch_seconds(
     {
         return None;
     }
-    // Days from civil (Howard Hinnant's algorithm), for years from 1970 on.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    let days = days_from_civil(
+        i64::try_from(year).ok()?,
+        u32::try_from(month).ok()?,
+        u32::try_from(day).ok()?,
+    );
+    let days = u64::try_from(days).ok()?;
     Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 

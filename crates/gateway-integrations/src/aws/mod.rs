@@ -61,6 +61,7 @@ pub mod service;
 pub mod sign;
 pub mod subtype;
 mod target;
+mod timestamp;
 
 pub use assume_role::{
     AssumeRoleError, AssumeRoleErrorKind, AssumedRole, Clock, RoleArn, RoleArnError,

@@ -597,7 +597,7 @@ fn timestamp(text: &str) -> Value {
     if let Ok(Value::Number(number)) = serde_json::from_str::<Value>(trimmed) {
         return Value::Number(number);
     }
-    match rfc3339_seconds(trimmed) {
+    match super::timestamp::rfc3339(trimmed) {
         Some((seconds, 0)) => Value::from(seconds),
         Some((seconds, nanos)) => {
             #[allow(clippy::cast_precision_loss)]
@@ -606,98 +606,6 @@ fn timestamp(text: &str) -> Value {
         }
         None => Value::String(text.to_owned()),
     }
-}
-
-/// Seconds since the Unix epoch and nanoseconds of an RFC 3339 timestamp
-/// (`2024-05-01T10:00:00Z`, `2024-05-01T12:00:00.5+02:00`).
-fn rfc3339_seconds(text: &str) -> Option<(i64, u32)> {
-    let bytes = text.as_bytes();
-    if bytes.len() < 20 {
-        return None;
-    }
-    let digits = |range: std::ops::Range<usize>| digits_of(text.get(range)?);
-    let separators_ok = bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && matches!(bytes[10], b'T' | b't' | b' ')
-        && bytes[13] == b':'
-        && bytes[16] == b':';
-    if !separators_ok {
-        return None;
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=days_in_month(year, month)).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut nanos = 0_u32;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let len = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if len == 0 {
-            return None;
-        }
-        let kept = &fraction[..len.min(9)];
-        let scale = 10_u32.pow(u32::try_from(9 - kept.len()).ok()?);
-        nanos = kept.parse::<u32>().ok()?.checked_mul(scale)?;
-        rest = &fraction[len..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
-                return None;
-            }
-            let hours = digits_of(rest.get(1..3)?)?;
-            let minutes = digits_of(rest.get(4..6)?)?;
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            sign * (hours * 3600 + minutes * 60)
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    Some((
-        days * 86_400 + hour * 3600 + minute * 60 + second - offset,
-        nanos,
-    ))
-}
-
-/// A number written with ASCII digits only (no sign).
-fn digits_of(part: &str) -> Option<i64> {
-    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    part.parse().ok()
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

@@ -216,98 +216,10 @@ fn decode_into(raw: &str, out: &mut String) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses an ISO 8601 / RFC 3339 date-time, as STS writes `Expiration`:
+/// Parses an RFC 3339 date-time, as STS writes `Expiration`:
 /// `2011-07-15T23:28:33.359Z`, with any number of fraction digits (none, or moto's
 /// six), and `Z` or a `±HH:MM` offset.
 pub(super) fn parse_timestamp(text: &str) -> Option<SystemTime> {
-    let bytes = text.trim().as_bytes();
-    let number = |at: usize, len: usize| -> Option<i64> {
-        let digits = bytes.get(at..at + len)?;
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(digits).ok()?.parse().ok()
-    };
-    let punct = |at: usize, expected: &[u8]| bytes.get(at).is_some_and(|b| expected.contains(b));
-    if !(punct(4, b"-")
-        && punct(7, b"-")
-        && punct(10, b"Tt ")
-        && punct(13, b":")
-        && punct(16, b":"))
-    {
-        return None;
-    }
-    let (year, month, day) = (number(0, 4)?, number(5, 2)?, number(8, 2)?);
-    let (hour, minute, second) = (number(11, 2)?, number(14, 2)?, number(17, 2)?);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-
-    let mut at = 19;
-    let mut nanos: u32 = 0;
-    if punct(at, b".") {
-        at += 1;
-        let start = at;
-        while bytes.get(at).is_some_and(u8::is_ascii_digit) {
-            at += 1;
-        }
-        let digits = &bytes[start..at];
-        if digits.is_empty() {
-            return None;
-        }
-        // Nanosecond precision; further digits are dropped.
-        let mut scaled = 0u32;
-        for place in 0..9 {
-            scaled = scaled * 10 + digits.get(place).map_or(0, |d| u32::from(d - b'0'));
-        }
-        nanos = scaled;
-    }
-
-    let offset_seconds = match bytes.get(at..) {
-        Some(b"Z" | b"z") => 0,
-        Some([sign @ (b'+' | b'-'), ..]) if bytes.len() == at + 6 && punct(at + 3, b":") => {
-            let (hours, minutes) = (number(at + 1, 2)?, number(at + 4, 2)?);
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            let offset = hours * 3600 + minutes * 60;
-            if *sign == b'+' { offset } else { -offset }
-        }
-        _ => return None,
-    };
-
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_seconds;
-    let seconds = u64::try_from(seconds).ok()?;
-    UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    let (seconds, nanos) = crate::aws::timestamp::rfc3339(text.trim())?;
+    UNIX_EPOCH.checked_add(Duration::new(u64::try_from(seconds).ok()?, nanos))
 }
