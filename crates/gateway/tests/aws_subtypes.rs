@@ -9,14 +9,11 @@ mod support;
 #[path = "../../gateway-integrations/tests/moto/mod.rs"]
 mod moto;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
-use support::{HttpClient, TempDir};
+use support::{HttpClient, Served, TempDir};
 
 use moto::{ACCOUNT, Moto};
 
@@ -47,46 +44,6 @@ const API: &str = r#"{
   },
   "x-amazon-apigateway-importexport-version": "1.0"
 }"#;
-
-/// The `gateway` binary serving `config`, killed when dropped.
-struct Served {
-    child: Child,
-    addr: String,
-}
-
-impl Served {
-    fn start(config: &std::path::Path, home: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .args(["--listen", "127.0.0.1:0"])
-            .env_clear()
-            .env("HOME", home)
-            .env("AWS_ACCESS_KEY_ID", "AKIDGATEWAYTEST")
-            .env("AWS_SECRET_ACCESS_KEY", "gateway-secret")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let first = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .next()
-            .unwrap()
-            .unwrap();
-        let addr = first
-            .strip_prefix("gateway listening on http://")
-            .unwrap_or_else(|| panic!("{first}"))
-            .to_owned();
-        Self { child, addr }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Calls an SQS action on moto directly, its answer in JSON. moto does not check
 /// signatures; it reads the service from the credential scope.

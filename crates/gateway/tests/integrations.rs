@@ -9,8 +9,6 @@
 mod support;
 
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -19,7 +17,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::{HttpClient, TempDir, start_backend, start_gateway, start_tls_backend};
+use support::{HttpClient, Served, TempDir, start_backend, start_gateway, start_tls_backend};
 use tokio::net::TcpListener;
 
 const HTTP_API: &str = r#"openapi: 3.0.1
@@ -264,35 +262,15 @@ async fn the_binary_invokes_lambda_functions_with_signed_requests() {
             "aws:\n  endpoints:\n    lambda: http://{lambda}\napis:\n  - name: greeter\n    openapi: api.yaml\n    stages:\n      - name: prod\n        variables: {{alias: live}}\n"
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("HOME", &dir.0)
-        .env("AWS_ACCESS_KEY_ID", "AKIDGATEWAYTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "gateway-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let first = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let addr = first
-        .strip_prefix("gateway listening on http://")
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_owned();
+    let served = Served::start(&config, &dir.0);
+    let addr = served.addr.clone();
 
     let client = HttpClient::new();
     let reply = client.get(&format!("http://{addr}/prod/hello/ada")).await;
     let missing = client
         .get(&format!("http://{addr}/prod/hello/nobody"))
         .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(served);
 
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.json(), serde_json::json!({"greeting": "Hello, ada!"}));
@@ -512,27 +490,8 @@ async fn lambda_authorizers_invoke_their_function_as_the_authorizer_credentials_
             sts = moto.addr()
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("HOME", &dir.0)
-        .env("AWS_ACCESS_KEY_ID", "AKIDGATEWAYTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "gateway-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let first = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let addr = first
-        .strip_prefix("gateway listening on http://")
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_owned();
+    let served = Served::start(&config, &dir.0);
+    let addr = served.addr.clone();
 
     let client = HttpClient::new();
     let url = |path: &str| format!("http://{addr}{path}");
@@ -545,8 +504,7 @@ async fn lambda_authorizers_invoke_their_function_as_the_authorizer_credentials_
     let own = client
         .get_with(&url("/prod/own"), &[("authorization", "allow")])
         .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(served);
 
     assert_eq!(as_role.status, StatusCode::OK, "{}", as_role.text());
     assert_eq!(as_role.json(), serde_json::json!({"principal": "caller"}));

@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -322,5 +324,49 @@ impl http_body::Body for Chunks {
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
         std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+/// The `gateway` binary serving `config`, killed when dropped.
+pub struct Served {
+    child: Child,
+    /// The address it listens on.
+    pub addr: String,
+}
+
+impl Served {
+    /// Starts `gateway serve` on 127.0.0.1:0 with an empty environment but for
+    /// `HOME` and an AWS key pair (`AKIDGATEWAYTEST`), and reads the address it
+    /// reports.
+    pub fn start(config: &Path, home: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .env_clear()
+            .env("HOME", home)
+            .env("AWS_ACCESS_KEY_ID", "AKIDGATEWAYTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "gateway-secret")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let first = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .next()
+            .unwrap()
+            .unwrap();
+        let addr = first
+            .strip_prefix("gateway listening on http://")
+            .unwrap_or_else(|| panic!("{first}"))
+            .to_owned();
+        Self { child, addr }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
