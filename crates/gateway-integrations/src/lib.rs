@@ -63,7 +63,7 @@
 //!
 //! `arn:aws:iam::*:user/*` (AWS's "call with the caller's credentials") cannot be
 //! honoured, since a gateway never holds the caller's secret key: such a route does
-//! not compile ([`CompileError::InvalidField`] for `credentials`), nor does one
+//! not compile ([`CompileError::Credentials`]), nor does one
 //! whose `credentials` is anything else that is not a role ARN. An empty value is no
 //! credentials. Other integration types ignore the field, as AWS does.
 //!
@@ -280,6 +280,16 @@ pub enum CompileError {
         /// The route key.
         route: String,
     },
+    /// The integration's `credentials` name no role the gateway can sign as: not a
+    /// role ARN (AWS's caller-credentials form `arn:aws:iam::*:user/*` among them),
+    /// or a role that cannot be set up for assumption.
+    #[error("{route}: integration field `credentials`: {reason}")]
+    Credentials {
+        /// The route key.
+        route: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A field whose value is invalid.
     #[error("{route}: integration field `{field}`: {reason}")]
     InvalidField {
@@ -332,9 +342,8 @@ pub fn compile(
         match (&role, ctx.aws) {
             (Some(role), Some(config)) => {
                 Some(config.assume_role(role, ctx.client).map_err(|e| {
-                    CompileError::InvalidField {
+                    CompileError::Credentials {
                         route: route_key.clone(),
-                        field: "credentials".to_owned(),
                         reason: e.to_string(),
                     }
                 })?)
@@ -433,9 +442,8 @@ fn integration_role(
     }
     aws::RoleArn::parse(&value)
         .map(Some)
-        .map_err(|e| CompileError::InvalidField {
+        .map_err(|e| CompileError::Credentials {
             route: route_key.to_owned(),
-            field: "credentials".to_owned(),
             reason: if template.variables().next().is_some() {
                 format!("{e} (after substituting stage variables)")
             } else {

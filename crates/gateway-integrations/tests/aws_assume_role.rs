@@ -558,10 +558,7 @@ fn credentials_that_are_not_a_role_do_not_compile() {
         let err = compile_with(integration, &config, Some(&invoker), &variables)
             .expect_err("the route must not compile");
         match &err {
-            CompileError::InvalidField { route, field, .. } => {
-                assert_eq!(route, "ANY /who");
-                assert_eq!(field, "credentials");
-            }
+            CompileError::Credentials { route, .. } => assert_eq!(route, "ANY /who"),
             other => panic!("{other:?}"),
         }
         err.to_string()

@@ -453,11 +453,10 @@ fn compile_route(
 /// it can assume, such as AWS's caller-credentials form `arn:aws:iam::*:user/*`).
 fn lenient_answers_500(err: &gateway_integrations::CompileError) -> bool {
     use gateway_integrations::CompileError as E;
-    match err {
-        E::Unsupported { .. } | E::NoInvoker { .. } | E::NoAwsConfig { .. } => true,
-        E::InvalidField { field, .. } => field == "credentials",
-        _ => false,
-    }
+    matches!(
+        err,
+        E::Unsupported { .. } | E::NoInvoker { .. } | E::NoAwsConfig { .. } | E::Credentials { .. }
+    )
 }
 
 /// Compiles an API's resource policy and its authorizers for one stage.
