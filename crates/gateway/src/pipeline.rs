@@ -32,7 +32,7 @@ use http_body::Body as _;
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
-use crate::compile::{CompiledStage, CompiledVariant};
+use crate::compile::{CompiledRoute, CompiledStage, CompiledVariant};
 
 /// The stages of one API, by name.
 #[derive(Debug, Default)]
@@ -140,7 +140,7 @@ impl GatewayService {
 /// Response future of the facade's services ([`GatewayService`] and the admin
 /// service): the request's async work, boxed so the type can be named.
 pub struct ResponseFuture {
-    inner: Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>,
+    inner: Pin<Box<dyn Future<Output = Response<Body>> + Send>>,
 }
 
 impl ResponseFuture {
@@ -149,7 +149,7 @@ impl ResponseFuture {
         F: Future<Output = Response<Body>> + Send + 'static,
     {
         Self {
-            inner: Box::pin(async move { Ok(future.await) }),
+            inner: Box::pin(future),
         }
     }
 }
@@ -164,7 +164,7 @@ impl Future for ResponseFuture {
     type Output = Result<Response<Body>, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        self.inner.as_mut().poll(cx).map(Ok)
     }
 }
 
@@ -178,8 +178,7 @@ impl Service<Request<Body>> for GatewayService {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let table = self.table.load_full();
-        ResponseFuture::new(async move { handle(&table, req).await })
+        ResponseFuture::new(handle(self.table.load_full(), req))
     }
 }
 
@@ -211,17 +210,81 @@ fn protocol_name(version: http::Version) -> &'static str {
     }
 }
 
-async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
+/// One request, from its arrival to the answer. Everything before and after the
+/// integration runs in plain functions, so that the future boxed per request holds
+/// only what lives across the integration's await.
+async fn handle(table: Arc<DispatchTable>, req: Request<Body>) -> Response<Body> {
+    let routed = match prepare(&table, req) {
+        Prepared::Routed(routed) => routed,
+        Prepared::Answered(response) => return response,
+        // Rare: boxed, so that the common path's future does not make room for it.
+        Prepared::Refused(err, body) => return Box::pin(refuse(&table, err, body)).await,
+    };
+    let integration_started = Instant::now();
+    let outcome = routed
+        .route
+        .service
+        .clone()
+        .oneshot(routed.request)
+        .instrument(routed.span)
+        .await;
+    let integration_latency = integration_started.elapsed();
+    complete(
+        routed.stage,
+        routed.variant,
+        routed.route,
+        outcome,
+        &routed.answer,
+        routed.kept,
+        routed.started,
+        integration_latency,
+    )
+}
+
+/// The answer to a request refused for its size. A refused body of reasonable
+/// size is read (and discarded) first, so that a client still sending it receives
+/// the 413 instead of a reset connection.
+async fn refuse(table: &DispatchTable, err: GatewayError, body: Body) -> Response<Body> {
+    let _ = body
+        .collect_limited(table.limits.max_payload_bytes.saturating_mul(2))
+        .await;
+    err.into_response()
+}
+
+/// What [`prepare`] decided about a request.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once, straight into the request's future"
+)]
+enum Prepared<'t> {
+    /// Answered without an integration (no stage, no route).
+    Answered(Response<Body>),
+    /// Refused for its size, before its body was read.
+    Refused(GatewayError, Body),
+    /// Matched to a route: the request for its integration.
+    Routed(Routed<'t>),
+}
+
+/// A request matched to a route, ready for the route's integration.
+struct Routed<'t> {
+    stage: &'t CompiledStage,
+    variant: &'t CompiledVariant,
+    route: &'t CompiledRoute,
+    request: Request<Body>,
+    span: tracing::Span,
+    answer: AnswerHeaders,
+    kept: Option<Box<Kept>>,
+    started: Instant,
+}
+
+/// Everything before the integration: limits, stage and route, the request
+/// context, and the identifying answer headers.
+fn prepare(table: &DispatchTable, req: Request<Body>) -> Prepared<'_> {
     let started = Instant::now();
     let now = SystemTime::now();
     let (mut parts, body) = req.into_parts();
     if let Err(err) = table.limits.check_head(&parts) {
-        // Read (and discard) a refused body of reasonable size first, so that a
-        // client still sending it receives the 413 instead of a reset connection.
-        let _ = body
-            .collect_limited(table.limits.max_payload_bytes.saturating_mul(2))
-            .await;
-        return err.into_response();
+        return Prepared::Refused(err, body);
     }
     let host = host_of(&parts).into_owned();
     let path = parts.uri.path();
@@ -235,7 +298,7 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
                     .with_message("Forbidden")
                     .with_error_type("ForbiddenException"),
             };
-            return err.into_response();
+            return Prepared::Answered(err.into_response());
         }
     };
     let route_path = match &path[offset..] {
@@ -294,7 +357,7 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
             ApiProtocol::Http => GatewayError::new(GatewayResponseType::ResourceNotFound),
             _ => GatewayError::new(GatewayResponseType::MissingAuthenticationToken),
         };
-        return finish(
+        return Prepared::Answered(finish(
             stage,
             variant,
             Some(&context),
@@ -304,7 +367,7 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
             started,
             None,
             &variant.unmatched_metrics,
-        );
+        ));
     };
     let route = matched.value;
     context.resource_id = Arc::clone(&route.resource_id);
@@ -329,14 +392,31 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
     let body = body.limited(table.limits.max_payload_bytes);
     let request = Request::from_parts(parts, body);
 
-    let integration_started = Instant::now();
-    let outcome = route
-        .service
-        .clone()
-        .oneshot(request)
-        .instrument(span)
-        .await;
-    let integration_latency = integration_started.elapsed();
+    Prepared::Routed(Routed {
+        stage,
+        variant,
+        route,
+        request,
+        span,
+        answer,
+        kept,
+        started,
+    })
+}
+
+/// Everything after the integration: the integration's error as a gateway
+/// response, what an authorizer learned for the access log, then [`finish`].
+#[allow(clippy::too_many_arguments)]
+fn complete(
+    stage: &CompiledStage,
+    variant: &CompiledVariant,
+    route: &CompiledRoute,
+    outcome: Result<Response<Body>, tower::BoxError>,
+    answer: &AnswerHeaders,
+    mut kept: Option<Box<Kept>>,
+    started: Instant,
+    integration_latency: std::time::Duration,
+) -> Response<Body> {
     let mut response = match outcome {
         Ok(response) => response,
         Err(err) => {
@@ -359,7 +439,7 @@ async fn handle(table: &DispatchTable, req: Request<Body>) -> Response<Body> {
         stage,
         variant,
         kept.as_ref().and_then(|k| k.context.as_ref()),
-        &answer,
+        answer,
         response,
         kept.as_ref().map(|k| &k.saved),
         started,
