@@ -10,7 +10,8 @@
 //!
 //! Beside them, the baseline: `jsonwebtoken::decode` (RustCrypto backend: the `rsa`
 //! and `p256` crates) with a ready-made key and validation, and no key lookup,
-//! scope or audience rules of API Gateway.
+//! scope or audience rules of API Gateway; and the floor: ring's signature check
+//! alone, on the same signing input and signature, which every verification pays.
 
 #![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
 
@@ -18,6 +19,8 @@ use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gateway_auth::jwt::{Algorithm, JwtAuthorizer, JwtConfig};
@@ -25,6 +28,7 @@ use http::Response;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -143,7 +147,80 @@ fn bench(c: &mut Criterion) {
     group.bench_function("baseline_jsonwebtoken_es256", |b| {
         b.iter(|| jsonwebtoken::decode::<Value>(black_box(&es256), &ec_key, &validation).unwrap());
     });
+    for (name, alg, kid, token) in [
+        (
+            "floor_ring_rs256_signature_only",
+            Algorithm::RS256,
+            "rsa-1",
+            &rs256,
+        ),
+        (
+            "floor_ring_es256_signature_only",
+            Algorithm::ES256,
+            "ec-1",
+            &es256,
+        ),
+    ] {
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        let key = ring_key(alg, kid);
+        key.verify(message.as_bytes(), &signature).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| key.verify(black_box(message.as_bytes()), black_box(&signature)));
+        });
+    }
     group.finish();
+}
+
+/// The fixture key set's key `kid`, as ring takes it.
+fn ring_key(alg: Algorithm, kid: &str) -> UnparsedPublicKey<Vec<u8>> {
+    let jwks: Value = serde_json::from_slice(&fixture("jwks.json")).unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap();
+    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    match alg {
+        Algorithm::ES256 => {
+            let mut point = vec![0x04];
+            point.extend(field("x"));
+            point.extend(field("y"));
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+        }
+        _ => {
+            // ring's RSA public key form: the DER `RSAPublicKey` sequence.
+            let der = rsa_public_key_der(&field("n"), &field("e"));
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der)
+        }
+    }
+}
+
+/// DER for `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn length(len: usize) -> Vec<u8> {
+        match len {
+            0..0x80 => vec![len as u8],
+            0x80..0x100 => vec![0x81, len as u8],
+            _ => vec![0x82, (len >> 8) as u8, len as u8],
+        }
+    }
+    fn integer(bytes: &[u8]) -> Vec<u8> {
+        let mut value = bytes.to_vec();
+        if value.first().is_some_and(|b| b & 0x80 != 0) {
+            value.insert(0, 0);
+        }
+        let mut out = vec![0x02];
+        out.extend(length(value.len()));
+        out.extend(value);
+        out
+    }
+    let body = [integer(n), integer(e)].concat();
+    let mut out = vec![0x30];
+    out.extend(length(body.len()));
+    out.extend(body);
+    out
 }
 
 criterion_group!(benches, bench);
