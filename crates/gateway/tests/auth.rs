@@ -399,41 +399,21 @@ async fn jwks_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
         "/../gateway-auth/tests/fixtures/jwt/jwks.json"
     ))
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let fetches = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&fetches);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let jwks = jwks.clone();
-            let counted = Arc::clone(&counted);
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let found = matches!(req.uri().path(), "/keys.json" | "/other-keys.json");
-                        if found {
-                            counted.fetch_add(1, Ordering::SeqCst);
-                        }
-                        let body = if found { jwks.clone() } else { String::new() };
-                        let mut response = http::Response::new(http_body_util::Full::new(
-                            bytes::Bytes::from(body),
-                        ));
-                        if !found {
-                            *response.status_mut() = StatusCode::NOT_FOUND;
-                        }
-                        async move { Ok::<_, std::convert::Infallible>(response) }
-                    });
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-            });
+    let addr = support::serve(move |req: http::Request<hyper::body::Incoming>| {
+        let found = matches!(req.uri().path(), "/keys.json" | "/other-keys.json");
+        if found {
+            counted.fetch_add(1, Ordering::SeqCst);
         }
-    });
+        let body = if found { jwks.clone() } else { String::new() };
+        let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+        if !found {
+            *response.status_mut() = StatusCode::NOT_FOUND;
+        }
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    })
+    .await;
     (addr, fetches)
 }
 

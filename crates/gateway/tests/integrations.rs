@@ -16,9 +16,7 @@ use gateway_core::outbound::testing::TestCa;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::{HttpClient, Served, TempDir, start_backend, start_gateway, start_tls_backend};
-use tokio::net::TcpListener;
 
 const HTTP_API: &str = r#"openapi: 3.0.1
 info: {title: Orders, version: "1"}
@@ -199,55 +197,40 @@ type Seen = Arc<Mutex<Vec<(String, String, String, String)>>>;
 
 /// A Lambda Invoke API on 127.0.0.1: greets `name`, or fails for `nobody`.
 async fn invoke_api() -> (std::net::SocketAddr, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let seen: Seen = Arc::default();
     let record = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
+    let addr = support::serve(move |req: Request<Incoming>| {
+        let record = Arc::clone(&record);
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            let payload: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            record.lock().unwrap().push((
+                parts.uri.path().to_owned(),
+                parts.uri.query().unwrap_or("").to_owned(),
+                parts.headers["authorization"].to_str().unwrap().to_owned(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+            let name = payload["name"].as_str().unwrap_or("");
+            let mut response = if name == "nobody" {
+                let mut r = Response::new(Full::new(Bytes::from(
+                    r#"{"errorMessage": "Unknown person: nobody", "errorType": "Error"}"#,
+                )));
+                r.headers_mut()
+                    .insert("x-amz-function-error", "Unhandled".parse().unwrap());
+                r
+            } else {
+                Response::new(Full::new(Bytes::from(
+                    serde_json::json!({"message": format!("Hello, {name}!")}).to_string(),
+                )))
             };
-            let record = Arc::clone(&record);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let record = Arc::clone(&record);
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body.collect().await.unwrap().to_bytes();
-                        let payload: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                        record.lock().unwrap().push((
-                            parts.uri.path().to_owned(),
-                            parts.uri.query().unwrap_or("").to_owned(),
-                            parts.headers["authorization"].to_str().unwrap().to_owned(),
-                            String::from_utf8_lossy(&body).into_owned(),
-                        ));
-                        let name = payload["name"].as_str().unwrap_or("");
-                        let mut response = if name == "nobody" {
-                            let mut r = Response::new(Full::new(Bytes::from(
-                                r#"{"errorMessage": "Unknown person: nobody", "errorType": "Error"}"#,
-                            )));
-                            r.headers_mut()
-                                .insert("x-amz-function-error", "Unhandled".parse().unwrap());
-                            r
-                        } else {
-                            Response::new(Full::new(Bytes::from(
-                                serde_json::json!({"message": format!("Hello, {name}!")})
-                                    .to_string(),
-                            )))
-                        };
-                        response
-                            .headers_mut()
-                            .insert("content-type", "application/json".parse().unwrap());
-                        Ok::<_, Infallible>(response)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+            response
+                .headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            Ok::<_, Infallible>(response)
         }
-    });
+    })
+    .await;
     (addr, seen)
 }
 
@@ -421,59 +404,45 @@ async fn authorizer_api() -> (
     std::net::SocketAddr,
     Arc<Mutex<Vec<(String, String, bool)>>>,
 ) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
+    let addr = support::serve(move |req: Request<Incoming>| {
+        let log = Arc::clone(&log);
+        async move {
+            let key = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|auth| auth.split("Credential=").nth(1))
+                .and_then(|credential| credential.split('/').next())
+                .unwrap_or_default()
+                .to_owned();
+            let token = req.headers().contains_key("x-amz-security-token");
+            let function = req.uri().path().to_owned();
+            let event: serde_json::Value = serde_json::from_slice(
+                &req.into_body().collect().await.unwrap().to_bytes(),
+            )
+            .unwrap();
+            log.lock().unwrap().push((function, key, token));
+            let effect = if event["authorizationToken"] == "allow" {
+                "Allow"
+            } else {
+                "Deny"
             };
-            let log = Arc::clone(&log);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let log = Arc::clone(&log);
-                    async move {
-                        let key = req
-                            .headers()
-                            .get("authorization")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|auth| auth.split("Credential=").nth(1))
-                            .and_then(|credential| credential.split('/').next())
-                            .unwrap_or_default()
-                            .to_owned();
-                        let token = req.headers().contains_key("x-amz-security-token");
-                        let function = req.uri().path().to_owned();
-                        let event: serde_json::Value = serde_json::from_slice(
-                            &req.into_body().collect().await.unwrap().to_bytes(),
-                        )
-                        .unwrap();
-                        log.lock().unwrap().push((function, key, token));
-                        let effect = if event["authorizationToken"] == "allow" {
-                            "Allow"
-                        } else {
-                            "Deny"
-                        };
-                        let policy = serde_json::json!({
-                            "principalId": "caller",
-                            "policyDocument": {"Version": "2012-10-17", "Statement": [
-                                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]},
-                        });
-                        let mut response =
-                            Response::new(Full::new(Bytes::from(policy.to_string())));
-                        response
-                            .headers_mut()
-                            .insert("content-type", "application/json".parse().unwrap());
-                        Ok::<_, Infallible>(response)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+            let policy = serde_json::json!({
+                "principalId": "caller",
+                "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]},
             });
+            let mut response =
+                Response::new(Full::new(Bytes::from(policy.to_string())));
+            response
+                .headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            Ok::<_, Infallible>(response)
         }
-    });
+    })
+    .await;
     (addr, seen)
 }
 

@@ -69,28 +69,42 @@ pub struct Backend {
 }
 
 pub async fn start_backend(name: &'static str) -> Backend {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
+    let addr = serve(move |req| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        echo(name, req)
+    })
+    .await;
+    Backend { addr, hits }
+}
+
+/// Serves `handle` (HTTP/1.1 and h2c) on a fresh 127.0.0.1 port until the runtime
+/// stops; returns the address.
+pub async fn serve<F, Fut, B>(handle: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let counter = Arc::clone(&counter);
+            let handle = handle.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    echo(name, req)
-                });
+                let service = hyper::service::service_fn(handle);
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
         }
     });
-    Backend { addr, hits }
+    addr
 }
 
 /// [`start_backend`] behind TLS with `cert` (HTTP/1.1).
