@@ -18,7 +18,7 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 
 /// Hop-by-hop headers (RFC 9110 section 7.6.1, and RFC 2616's list that proxies
 /// still honour), plus the non-standard `Proxy-Connection`.
-const HOP_BY_HOP: [HeaderName; 9] = [
+static HOP_BY_HOP: [HeaderName; 9] = [
     CONNECTION,
     KEEP_ALIVE,
     PROXY_AUTHENTICATE,
@@ -32,15 +32,39 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 
 /// Removes hop-by-hop headers: the fixed list and every header `Connection` names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    // One pass, comparing names without hashing, finds which of the fixed list are
+    // present and what `Connection` names beyond it: most messages carry none of
+    // them, or only `Connection: keep-alive` (with `Keep-Alive`).
+    let mut present = 0_u16;
+    let mut named: Vec<HeaderName> = Vec::new();
+    for (name, value) in headers.iter() {
+        let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) else {
+            continue;
+        };
+        present |= 1 << i;
+        if *name != CONNECTION {
+            continue;
+        }
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim) {
+            let listed = HOP_BY_HOP
+                .iter()
+                .any(|hop| token.eq_ignore_ascii_case(hop.as_str()));
+            if !token.is_empty()
+                && !listed
+                && let Ok(name) = HeaderName::from_bytes(token.as_bytes())
+            {
+                named.push(name);
+            }
+        }
+    }
+    for name in &named {
         headers.remove(name);
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
 }
 
@@ -49,9 +73,13 @@ pub(crate) fn append_forwarded_for(headers: &mut HeaderMap, client_ip: &str) {
     if client_ip.is_empty() {
         return;
     }
-    if let Some(value) =
+    let value = if headers.contains_key(&X_FORWARDED_FOR) {
         forwarded_for(headers, client_ip).and_then(|v| HeaderValue::from_str(&v).ok())
-    {
+    } else {
+        // The common case: the client's address alone, copied once.
+        HeaderValue::from_str(client_ip.trim()).ok()
+    };
+    if let Some(value) = value {
         headers.insert(X_FORWARDED_FOR, value);
     }
 }
@@ -119,6 +147,22 @@ mod tests {
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("x-end-to-end"));
+    }
+
+    #[test]
+    fn a_keep_alive_answer_loses_only_its_hop_by_hop_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, "Keep-Alive".parse().unwrap());
+        headers.insert("keep-alive", "timeout=5".parse().unwrap());
+        headers.insert(http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key(http::header::CONTENT_TYPE));
+
+        let mut untouched = HeaderMap::new();
+        untouched.insert(HOST, "api.local".parse().unwrap());
+        remove_hop_by_hop(&mut untouched);
+        assert_eq!(untouched.len(), 1);
     }
 
     #[test]
