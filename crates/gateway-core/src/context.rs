@@ -206,15 +206,20 @@ impl RequestIds {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let hi = (fastrand::u64(..) & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
         let lo = (fastrand::u64(..) & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-        let bits = (u128::from(hi) << 64) | u128::from(lo);
-        let mut out = String::with_capacity(36);
-        for i in 0..32 {
-            if matches!(i, 8 | 12 | 16 | 20) {
-                out.push('-');
+        // Written as bytes and turned into text once: pushing characters one at a
+        // time costs several times more.
+        let mut out = [b'-'; 36];
+        let mut at = 0;
+        for (half, bits) in [hi, lo].into_iter().enumerate() {
+            for i in 0..16 {
+                if matches!(half * 16 + i, 8 | 12 | 16 | 20) {
+                    at += 1;
+                }
+                out[at] = HEX[((bits >> (60 - i * 4)) & 0xf) as usize];
+                at += 1;
             }
-            out.push(char::from(HEX[((bits >> (124 - i * 4)) & 0xf) as usize]));
         }
-        out
+        ascii_string(&out)
     }
 
     /// An `extendedRequestId`: 14 base64 characters and `=`.
@@ -224,13 +229,17 @@ impl RequestIds {
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         // 14 characters of 6 random bits each: 84 bits from two draws.
         let bits = (u128::from(fastrand::u64(..)) << 32) | u128::from(fastrand::u32(..));
-        let mut out = String::with_capacity(15);
-        for i in 0..14 {
-            out.push(char::from(ALPHABET[((bits >> (i * 6)) & 0x3f) as usize]));
+        let mut out = [b'='; 15];
+        for (i, byte) in out.iter_mut().take(14).enumerate() {
+            *byte = ALPHABET[((bits >> (i * 6)) & 0x3f) as usize];
         }
-        out.push('=');
-        out
+        ascii_string(&out)
     }
+}
+
+/// Text of bytes known to be ASCII (an empty string if they were not).
+pub(crate) fn ascii_string(bytes: &[u8]) -> String {
+    std::str::from_utf8(bytes).map_or_else(|_| String::new(), str::to_owned)
 }
 
 /// Milliseconds since the Unix epoch.
@@ -360,23 +369,50 @@ impl TrustedProxies {
         };
         let peer_ip = canonical(peer.ip());
         if !self.contains(peer_ip) {
-            return peer_ip.to_string();
+            return ip_string(peer_ip);
         }
         let mut client = peer_ip;
         for value in headers.get_all("x-forwarded-for") {
             let Ok(value) = value.to_str() else { continue };
             for hop in value.split(',').rev() {
                 let Ok(ip) = hop.trim().parse::<IpAddr>() else {
-                    return client.to_string();
+                    return ip_string(client);
                 };
                 client = canonical(ip);
                 if !self.contains(client) {
-                    return client.to_string();
+                    return ip_string(client);
                 }
             }
         }
-        client.to_string()
+        ip_string(client)
     }
+}
+
+/// The text of an address as `Display` writes it; IPv4, the common case, is written
+/// by hand (`Display` goes through the formatting machinery, several times slower).
+fn ip_string(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut text = [0_u8; 15];
+    let mut len = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            text[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        text[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    ascii_string(&text[..len])
 }
 
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -447,9 +483,42 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        for (i, c) in id.char_indices() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                assert_eq!(c, '-', "{id}");
+            } else {
+                assert!(matches!(c, '0'..='9' | 'a'..='f'), "{id}");
+            }
+        }
+        assert_ne!(id, RequestIds::request_id());
         let ext = RequestIds::extended_request_id();
         assert_eq!(ext.len(), 15);
         assert!(ext.ends_with('='));
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "127.0.0.1",
+            "203.0.113.255",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = text.parse().unwrap();
+            assert_eq!(ip_string(ip), ip.to_string());
+            assert_eq!(ip_string(ip), text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_ipv4_address_is_written_as_display_writes_it(bits: u32) {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(bits));
+            proptest::prop_assert_eq!(ip_string(ip), ip.to_string());
+        }
     }
 
     #[test]

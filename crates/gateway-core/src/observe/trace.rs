@@ -18,10 +18,12 @@ pub struct TraceId {
     value: String,
 }
 
-fn push_hex(out: &mut String, value: u64, digits: u32) {
+/// Writes the `digits` low hex digits of `value` into `out`.
+fn write_hex(out: &mut [u8], value: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..digits).rev() {
-        out.push(char::from(HEX[((value >> (i * 4)) & 0xf) as usize]));
+    let digits = out.len();
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = HEX[((value >> ((digits - 1 - i) * 4)) & 0xf) as usize];
     }
 }
 
@@ -30,13 +32,14 @@ impl TraceId {
     #[must_use]
     pub fn generate(now: SystemTime) -> Self {
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let mut value = String::with_capacity(40);
-        value.push_str("Root=1-");
-        push_hex(&mut value, secs & 0xffff_ffff, 8);
-        value.push('-');
-        push_hex(&mut value, u64::from(fastrand::u32(..)), 8);
-        push_hex(&mut value, fastrand::u64(..), 16);
-        Self { value }
+        // `Root=1-` + 8 hex digits of time + `-` + 24 random hex digits.
+        let mut value = *b"Root=1-00000000-000000000000000000000000";
+        write_hex(&mut value[7..15], secs & 0xffff_ffff);
+        write_hex(&mut value[16..24], u64::from(fastrand::u32(..)));
+        write_hex(&mut value[24..40], fastrand::u64(..));
+        Self {
+            value: crate::context::ascii_string(&value),
+        }
     }
 
     /// Parses a header value; `None` when it has no well-formed `Root`.
