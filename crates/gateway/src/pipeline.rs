@@ -26,13 +26,20 @@ use gateway_core::observe::access_log::AccessLogRecord;
 use gateway_core::observe::trace::{TraceId, X_AMZN_TRACE_ID};
 use gateway_core::router::PathParams;
 use gateway_core::{Body, GatewayError, GatewayResponseType, RequestContext};
-use http::header::{HOST, HeaderValue};
+use http::header::{HOST, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use http_body::Body as _;
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
 use crate::compile::{CompiledRoute, CompiledStage, CompiledVariant};
+
+/// The request id HTTP APIs answer with.
+const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
+/// The request id REST APIs answer with.
+const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+/// The extended request id REST APIs answer with.
+const X_AMZ_APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
 
 /// The stages of one API, by name.
 #[derive(Debug, Default)]
@@ -234,7 +241,7 @@ async fn handle(table: Arc<DispatchTable>, req: Request<Body>) -> Response<Body>
         routed.variant,
         routed.route,
         outcome,
-        &routed.answer,
+        routed.answer,
         routed.kept,
         routed.started,
         integration_latency,
@@ -361,7 +368,7 @@ fn prepare(table: &DispatchTable, req: Request<Body>) -> Prepared<'_> {
             stage,
             variant,
             Some(&context),
-            &answer,
+            answer,
             err.into_response(),
             kept.as_ref().map(|k| &k.saved),
             started,
@@ -412,7 +419,7 @@ fn complete(
     variant: &CompiledVariant,
     route: &CompiledRoute,
     outcome: Result<Response<Body>, tower::BoxError>,
-    answer: &AnswerHeaders,
+    answer: AnswerHeaders,
     mut kept: Option<Box<Kept>>,
     started: Instant,
     integration_latency: std::time::Duration,
@@ -475,22 +482,24 @@ impl AnswerHeaders {
         }
     }
 
-    fn apply(&self, headers: &mut HeaderMap) {
+    /// Writes the headers into an answer (moved, not copied: an answer is written
+    /// once).
+    fn apply(self, headers: &mut HeaderMap) {
         match self.protocol {
             ApiProtocol::Http => {
-                if let Some(v) = &self.extended_request_id {
-                    headers.insert("apigw-requestid", v.clone());
+                if let Some(v) = self.extended_request_id {
+                    headers.insert(APIGW_REQUESTID, v);
                 }
             }
             _ => {
-                if let Some(v) = &self.request_id {
-                    headers.insert("x-amzn-requestid", v.clone());
+                if let Some(v) = self.request_id {
+                    headers.insert(X_AMZN_REQUESTID, v);
                 }
-                if let Some(v) = &self.extended_request_id {
-                    headers.insert("x-amz-apigw-id", v.clone());
+                if let Some(v) = self.extended_request_id {
+                    headers.insert(X_AMZ_APIGW_ID, v);
                 }
-                if let Some(v) = &self.trace_id {
-                    headers.insert(X_AMZN_TRACE_ID, v.clone());
+                if let Some(v) = self.trace_id {
+                    headers.insert(X_AMZN_TRACE_ID, v);
                 }
             }
         }
@@ -509,7 +518,7 @@ fn finish(
     stage: &CompiledStage,
     variant: &CompiledVariant,
     context: Option<&RequestContext>,
-    answer: &AnswerHeaders,
+    answer: AnswerHeaders,
     mut response: Response<Body>,
     saved: Option<&Saved>,
     started: Instant,
