@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Load test: the same backend direct, behind nginx `proxy_pass` (keep-alive), and
-# behind the gateway's HTTP_PROXY route, measured in one go and interleaved.
+# Load test: the same backend direct, behind nginx `proxy_pass` (keep-alive), behind
+# a bare hyper proxy (benches/examples/bare_proxy.rs: the floor for a proxy built on
+# hyper), and behind the gateway's HTTP_PROXY route, measured in one go and
+# interleaved.
 #
 # Pinning (2 cores): wrk gets core 0; the backend and the proxy under test share
 # core 1, so throughput is about 1 / (proxy CPU + backend CPU) per request. The
@@ -23,7 +25,9 @@ if ! need wrk || ! need nginx; then
 fi
 
 cargo build --release --locked -p gateway >/dev/null
+cargo build --release --locked -p gateway-benches --example bare_proxy >/dev/null
 GATEWAY_BIN="${CARGO_TARGET_DIR:-target}/release/gateway"
+BARE_BIN="${CARGO_TARGET_DIR:-target}/release/examples/bare_proxy"
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -36,6 +40,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATEWAY_PORT=$(free_port)
+BARE_PORT=$(free_port)
 
 start_nginx() { # name conf
     mkdir -p "$WORK/$1"
@@ -90,10 +95,14 @@ RUST_LOG=error taskset -c 1 "$GATEWAY_BIN" serve --config "$WORK/gateway.yaml" \
     --listen "127.0.0.1:$GATEWAY_PORT" --worker-threads 1 > "$WORK/gateway.out" &
 GATEWAY_PID=$!
 PIDS+=($GATEWAY_PID)
+taskset -c 1 "$BARE_BIN" "127.0.0.1:$BARE_PORT" "127.0.0.1:$BACKEND_PORT" &
+BARE_PID=$!
+PIDS+=($BARE_PID)
 
 for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$GATEWAY_PORT/prod/hello" >/dev/null 2>&1 \
-        && curl -fsS "http://127.0.0.1:$NGINX_PORT/hello" >/dev/null 2>&1; then break; fi
+        && curl -fsS "http://127.0.0.1:$NGINX_PORT/hello" >/dev/null 2>&1 \
+        && curl -fsS "http://127.0.0.1:$BARE_PORT/hello" >/dev/null 2>&1; then break; fi
     sleep 0.1
 done
 
@@ -126,6 +135,7 @@ for rep in $(seq 1 "$REPS"); do
     measure direct "http://127.0.0.1:$BACKEND_PORT/hello"
     # shellcheck disable=SC2086
     measure nginx "http://127.0.0.1:$NGINX_PORT/hello" $NGINX_PIDS
+    measure hyper "http://127.0.0.1:$BARE_PORT/hello" "$BARE_PID"
     measure gateway "http://127.0.0.1:$GATEWAY_PORT/prod/hello" "$GATEWAY_PID"
     echo "repetition $rep done" >&2
 done
@@ -140,13 +150,15 @@ for name, rps, reqs, ticks, p99 in rows:
     by.setdefault(name, []).append((float(rps), cpu_us, p99))
 print("| target | requests/s (median) | proxy CPU per request (median) | p99 (last run) |")
 print("|---|---|---|---|")
-for name in ["direct", "nginx", "gateway"]:
+for name in ["direct", "nginx", "hyper", "gateway"]:
     runs = by.get(name, [])
     rps = statistics.median(r[0] for r in runs)
     cpu = statistics.median(r[1] for r in runs)
     cpu_text = "-" if cpu != cpu else f"{cpu:.1f} us"
     print(f"| {name} | {rps:,.0f} | {cpu_text} | {runs[-1][2]} |")
-if "nginx" in by and "gateway" in by:
-    ratio = statistics.median(r[1] for r in by["gateway"]) / statistics.median(r[1] for r in by["nginx"])
-    print(f"\ngateway CPU per request / nginx CPU per request: {ratio:.2f}x (target <= 1.3x)")
+nginx = statistics.median(r[1] for r in by["nginx"])
+hyper = statistics.median(r[1] for r in by["hyper"])
+gateway = statistics.median(r[1] for r in by["gateway"])
+print(f"\nbare hyper proxy CPU per request / nginx's: {hyper / nginx:.2f}x")
+print(f"gateway CPU per request / nginx's: {gateway / nginx:.2f}x (target <= 1.3x)")
 PY
