@@ -13,68 +13,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx || ! need valgrind; then
-    echo "installing wrk, nginx and valgrind"
-    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk nginx-light valgrind >/dev/null
-fi
+# shellcheck source=benches/proxy-setup.sh
+. benches/proxy-setup.sh
+KEEP_WORK=1
+setup_tools wrk:wrk nginx:nginx-light valgrind:valgrind
+build_proxies
 
-cargo build --release --locked -p gateway >/dev/null
-cargo build --release --locked -p gateway-benches --example bare_proxy >/dev/null
-GATEWAY_BIN="${CARGO_TARGET_DIR:-target}/release/gateway"
-BARE_BIN="${CARGO_TARGET_DIR:-target}/release/examples/bare_proxy"
-
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 BACKEND_PORT=$(free_port)
 
-mkdir -p "$WORK/backend"
-cat > "$WORK/backend/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/backend/nginx.pid;
-error_log $WORK/backend/error.log crit;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { return 200 'hello'; } }
-}
-CONF
-nginx -p "$WORK/backend" -c "$WORK/backend/nginx.conf" &
-PIDS+=($!)
-
-cat > "$WORK/api.yaml" <<API
-openapi: 3.0.1
-info: {title: Load, version: "1"}
-paths:
-  /hello:
-    get:
-      responses:
-        "200": {description: ok}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://\${stageVariables.backend}/hello"
-API
-cat > "$WORK/gateway.yaml" <<CONF
-throttle:
-  account: {rate: 1000000000, burst: 1000000000}
-apis:
-  - name: load
-    openapi: api.yaml
-    stages:
-      - name: prod
-        variables: {backend: "127.0.0.1:$BACKEND_PORT"}
-CONF
+start_nginx backend "server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { return 200 'hello'; } }"
+write_gateway_config "$BACKEND_PORT"
 
 count() { # name port command...
     local name=$1 port=$2; shift 2

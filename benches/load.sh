@@ -16,81 +16,21 @@ DURATION="${1:-10}"
 REPS="${2:-3}"
 CONNECTIONS=32
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx; then
-    echo "installing wrk and nginx"
-    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk nginx-light >/dev/null
-fi
+# shellcheck source=benches/proxy-setup.sh
+. benches/proxy-setup.sh
+setup_tools wrk:wrk nginx:nginx-light
+build_proxies
 
-cargo build --release --locked -p gateway >/dev/null
-cargo build --release --locked -p gateway-benches --example bare_proxy >/dev/null
-GATEWAY_BIN="${CARGO_TARGET_DIR:-target}/release/gateway"
-BARE_BIN="${CARGO_TARGET_DIR:-target}/release/examples/bare_proxy"
-
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATEWAY_PORT=$(free_port)
 BARE_PORT=$(free_port)
 
-start_nginx() { # name conf
-    mkdir -p "$WORK/$1"
-    cat > "$WORK/$1/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/error.log crit;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    $2
-}
-CONF
-    taskset -c 1 nginx -p "$WORK/$1" -c "$WORK/$1/nginx.conf" &
-    PIDS+=($!)
-    LAST_NGINX=$!
-}
-
-start_nginx backend "server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { return 200 'hello'; } }"
+start_nginx backend "server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { return 200 'hello'; } }" 1
 start_nginx proxy "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
     server { listen 127.0.0.1:$NGINX_PORT; keepalive_requests 1000000;
-        location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+        location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }" 1
 NGINX_PROXY_MASTER=$LAST_NGINX
 
-cat > "$WORK/api.yaml" <<API
-openapi: 3.0.1
-info: {title: Load, version: "1"}
-paths:
-  /hello:
-    get:
-      responses:
-        "200": {description: ok}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: "http://\${stageVariables.backend}/hello"
-API
-# The account-level bucket stays in the path, with room for any rate wrk reaches:
-# AWS's default (10,000 requests/s) would answer most of the load with 429s.
-cat > "$WORK/gateway.yaml" <<CONF
-throttle:
-  account: {rate: 1000000000, burst: 1000000000}
-apis:
-  - name: load
-    openapi: api.yaml
-    stages:
-      - name: prod
-        variables: {backend: "127.0.0.1:$BACKEND_PORT"}
-CONF
+write_gateway_config "$BACKEND_PORT"
 RUST_LOG=error taskset -c 1 "$GATEWAY_BIN" serve --config "$WORK/gateway.yaml" \
     --listen "127.0.0.1:$GATEWAY_PORT" --worker-threads 1 > "$WORK/gateway.out" &
 GATEWAY_PID=$!
