@@ -225,6 +225,39 @@ pub(crate) struct Reference {
     /// The reference as written, from `$` to its end (`$!{a.b}`).
     pub(crate) literal: Arc<str>,
     pub(crate) pos: Pos,
+    /// The member names of `parts` when every part is a property other than
+    /// `class` (`$elem.title`): the path a JSON document is read along in place.
+    pub(crate) members: Option<Box<[MemberName]>>,
+}
+
+impl Reference {
+    /// [`Reference::members`] for `parts`.
+    pub(crate) fn member_path(parts: &[RefPart]) -> Option<Box<[MemberName]>> {
+        parts
+            .iter()
+            .map(|part| match part {
+                RefPart::Property { name, .. } if !name.is_class() => Some(MemberName::new(name)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A member name prepared for comparing with the names of a JSON document: its
+/// first eight bytes as one little-endian word (zero-padded), and its length.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberName {
+    pub(crate) name: Name,
+    pub(crate) word: u64,
+}
+
+impl MemberName {
+    pub(crate) fn new(name: &Name) -> Self {
+        Self {
+            name: name.clone(),
+            word: crate::json::name_prefix(name.as_bytes()),
+        }
+    }
 }
 
 /// One step after the root of a reference.

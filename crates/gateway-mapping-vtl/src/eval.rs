@@ -670,10 +670,7 @@ impl<'a> Renderer<'a> {
         // JSON first: tested alone, the branch is better predicted than a jump on
         // the kind of value.
         if let Value::Json(json) = root {
-            return json.peek(reference.parts.iter().map(|part| match part {
-                RefPart::Property { name, .. } if !name.is_class() => Some(&**name),
-                _ => None,
-            }));
+            return json.peek(reference.members.as_deref()?);
         }
         let scalar = match root {
             Value::String(s) => Scalar::Text(s),

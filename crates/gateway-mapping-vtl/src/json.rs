@@ -21,6 +21,7 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use crate::ast::MemberName;
 use crate::hash::FxHashMap;
 use crate::methods::{TooLarge, push_limited, write_java};
 use crate::value::{List, MapHasher, Value, java_double};
@@ -169,26 +170,41 @@ impl std::fmt::Debug for JsonRef {
 pub(crate) struct Builder {
     nodes: Vec<Node>,
     text: String,
-    /// The objects being built whose names may repeat ([`Builder::begin_object`]),
-    /// innermost last.
-    shapes: Vec<Shape>,
     /// Set when the document outgrew 32-bit offsets.
     overflow: bool,
 }
 
-/// An object being built whose names may repeat: a bit for each member name,
-/// chosen by its length and end bytes, whether two names chose the same bit (only
-/// then can a name repeat), and how many members it has so far.
-#[derive(Debug, Default, Clone, Copy)]
-struct Shape {
+/// An object being built whose names may repeat ([`Builder::begin_object`]):
+/// where it starts, a bit for each member name chosen by its length and first
+/// bytes ([`name_bit`]), whether two names chose the same bit (only then can a
+/// name repeat), and how many members it has so far. The caller keeps it while
+/// the object's members are added, so that nesting needs no stack here.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectBuild {
+    at: u32,
     bits: u64,
     alike: bool,
     members: u32,
 }
 
-/// Where an object being built starts ([`Builder::begin_object`]).
+impl ObjectBuild {
+    /// Notes a member name.
+    #[inline]
+    fn note_name(&mut self, bit: u64) {
+        self.alike |= self.bits & bit != 0;
+        self.bits |= bit;
+        self.members += 1;
+    }
+}
+
+/// Where an object whose names are distinct starts
+/// ([`Builder::begin_object_distinct`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ObjectStart(u32);
+
+/// The longest source text read into a tape by the scanner (2 GiB): offsets
+/// into it and counts of its nodes fit in `u32` below [`DROPPED`].
+pub(crate) const MAX_SOURCE: usize = (u32::MAX / 2) as usize;
 
 /// A document too large for a tape (4 GiB of text or nodes).
 #[derive(Debug, Clone, Copy)]
@@ -199,7 +215,6 @@ impl Builder {
         Self {
             nodes: Vec::with_capacity(nodes),
             text: String::with_capacity(text),
-            shapes: Vec::new(),
             overflow: false,
         }
     }
@@ -226,17 +241,18 @@ impl Builder {
         } else {
             (Vec::new(), String::new())
         };
-        let shapes = std::mem::take(&mut spare.shapes);
         SPARE.set(spare);
-        // About one node per eight bytes of typical JSON; room for some escaped
-        // strings after the source.
-        nodes.reserve(source.len() / 8 + 1);
+        // Compact JSON with short members has a node every seven or eight bytes
+        // (a 7 KB list of 100 four-member objects has 909): reserving for one per
+        // four bytes spares copying the nodes when the guess falls short, and the
+        // pages of a large reservation are not touched until used. Room for some
+        // escaped strings after the source.
+        nodes.reserve(source.len() / 4 + 1);
         text.reserve(source.len() + source.len() / 8);
         text.push_str(source);
         Self {
             nodes,
             text,
-            shapes,
             overflow: false,
         }
     }
@@ -297,34 +313,39 @@ impl Builder {
         self.nodes.push(Node::Str { start, len });
     }
 
-    /// A string value already in the text, at `start..start + len`.
+    /// A string value already in the source text, at `start..start + len`.
+    ///
+    /// The source is shorter than [`MAX_SOURCE`] (the scanner gives up on longer
+    /// ones), so the offsets fit without the checks [`Builder::offset`] makes.
     #[inline(always)]
     pub(crate) fn str_span(&mut self, start: usize, len: usize) {
-        let start = self.offset(start);
-        let len = self.offset(len);
-        self.nodes.push(Node::Str { start, len });
+        debug_assert!(start + len < MAX_SOURCE);
+        self.nodes.push(Node::Str {
+            start: start as u32,
+            len: len as u32,
+        });
     }
 
-    /// A member name already in the text, at `start..start + len`, whose
-    /// [`name_prefix`] is `prefix`; its value comes next.
+    /// A member name of `object` already in the source text, at
+    /// `start..start + len`, whose [`name_prefix`] is `prefix`; its value comes
+    /// next. As with [`Builder::str_span`], the offsets fit: every node but the
+    /// first takes at least one byte of the source, so there are fewer nodes
+    /// than [`MAX_SOURCE`].
     #[inline(always)]
-    pub(crate) fn key_span(&mut self, start: usize, len: usize, prefix: u64) {
-        let bit = name_bit(prefix, len);
-        let start = self.offset(start);
-        let len = self.offset(len);
-        let value = self.offset(self.nodes.len() + 1);
-        self.nodes.push(Node::Key { start, len, value });
-        self.note_name(bit);
-    }
-
-    /// Notes a member name of the innermost object being built.
-    #[inline]
-    fn note_name(&mut self, bit: u64) {
-        if let Some(shape) = self.shapes.last_mut() {
-            shape.alike |= shape.bits & bit != 0;
-            shape.bits |= bit;
-            shape.members += 1;
-        }
+    pub(crate) fn key_span(
+        &mut self,
+        object: &mut ObjectBuild,
+        start: usize,
+        len: usize,
+        prefix: u64,
+    ) {
+        object.note_name(name_bit(prefix, len));
+        debug_assert!(start + len < MAX_SOURCE && self.nodes.len() < MAX_SOURCE);
+        self.nodes.push(Node::Key {
+            start: start as u32,
+            len: len as u32,
+            value: self.nodes.len() as u32 + 1,
+        });
     }
 
     /// A string value written by `write` straight into the document's text.
@@ -365,28 +386,32 @@ impl Builder {
     /// its members are added with [`Builder::key`] or [`Builder::key_span`] and
     /// their values, and it ends with [`Builder::end_object`].
     #[inline]
-    pub(crate) fn begin_object(&mut self) -> ObjectStart {
+    pub(crate) fn begin_object(&mut self) -> ObjectBuild {
         let at = self.here();
         self.nodes.push(Node::Object { len: 0, end: 0 });
-        self.shapes.push(Shape::default());
-        ObjectStart(at)
+        ObjectBuild {
+            at,
+            bits: 0,
+            alike: false,
+            members: 0,
+        }
     }
 
-    /// A member name; its value comes next.
-    pub(crate) fn key(&mut self, name: &str) {
+    /// A member name of `object`; its value comes next.
+    pub(crate) fn key(&mut self, object: &mut ObjectBuild, name: &str) {
         self.key_distinct(name);
-        self.note_name(name_bit(name_prefix(name.as_bytes()), name.len()));
+        object.note_name(name_bit(name_prefix(name.as_bytes()), name.len()));
     }
 
-    pub(crate) fn end_object(&mut self, ObjectStart(at): ObjectStart) {
-        let shape = self.shapes.pop().unwrap_or_default();
-        let dropped = if shape.alike {
-            let keys: Vec<u32> = self.member_keys(at).collect();
-            self.drop_repeated_keys(&keys)
+    #[inline]
+    pub(crate) fn end_object(&mut self, object: ObjectBuild) {
+        let at = object.at;
+        let dropped = if object.alike {
+            self.drop_repeated_members(at)
         } else {
             0
         };
-        let len = self.offset(shape.members as usize - dropped);
+        let len = self.offset(object.members as usize - dropped);
         let end = self.here();
         if let Some(node) = self.nodes.get_mut(at as usize) {
             *node = Node::Object { len, end };
@@ -427,13 +452,20 @@ impl Builder {
         }
     }
 
+    /// Drops the repeated names of the object at `at` (see
+    /// [`Builder::drop_repeated_keys`]); how many were dropped.
+    #[inline(never)]
+    fn drop_repeated_members(&mut self, at: u32) -> usize {
+        let keys: Vec<u32> = self.member_keys(at).collect();
+        self.drop_repeated_keys(&keys)
+    }
+
     /// A copy of the nodes and text, for checks in debug builds.
     #[cfg(debug_assertions)]
     fn clone_for_check(&self) -> Self {
         Self {
             nodes: self.nodes.clone(),
             text: self.text.clone(),
-            shapes: Vec::new(),
             overflow: false,
         }
     }
@@ -549,16 +581,7 @@ impl Builder {
     }
 
     /// The finished tape.
-    fn into_tape(mut self) -> Result<Tape, TooBig> {
-        let mut shapes = std::mem::take(&mut self.shapes);
-        if shapes.capacity() <= MAX_SPARE_ITEMS {
-            shapes.clear();
-            SPARE.with(|cell| {
-                let mut spare = cell.take();
-                spare.shapes = shapes;
-                cell.set(spare);
-            });
-        }
+    fn into_tape(self) -> Result<Tape, TooBig> {
         if self.overflow {
             return Err(TooBig);
         }
@@ -614,12 +637,10 @@ pub(crate) fn compact_text(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Buffers kept between documents on a thread, so that reading a small one
-/// allocates little: the stack of objects being built, and the tape of a
-/// document that was only printed ([`compact_text`]).
+/// Buffers kept between documents on a thread: the tape of a document that was
+/// only printed ([`compact_text`]).
 #[derive(Default)]
 struct Spare {
-    shapes: Vec<Shape>,
     nodes: Vec<Node>,
     text: String,
 }
@@ -627,7 +648,6 @@ struct Spare {
 thread_local! {
     static SPARE: std::cell::Cell<Spare> = const {
         std::cell::Cell::new(Spare {
-            shapes: Vec::new(),
             nodes: Vec::new(),
             text: String::new(),
         })
@@ -756,10 +776,11 @@ impl<'de> serde::de::Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
-        let at = self.builder.begin_object();
+        let mut object = self.builder.begin_object();
         while access
             .next_key_seed(KeySeed {
                 builder: &mut *self.builder,
+                object: &mut object,
             })?
             .is_some()
         {
@@ -767,13 +788,14 @@ impl<'de> serde::de::Visitor<'de> for NodeSeed<'_> {
                 builder: &mut *self.builder,
             })?;
         }
-        self.builder.end_object(at);
+        self.builder.end_object(object);
         Ok(())
     }
 }
 
 struct KeySeed<'b> {
     builder: &'b mut Builder,
+    object: &'b mut ObjectBuild,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for KeySeed<'_> {
@@ -792,7 +814,7 @@ impl serde::de::Visitor<'_> for KeySeed<'_> {
     }
 
     fn visit_str<E>(self, s: &str) -> Result<(), E> {
-        self.builder.key(s);
+        self.builder.key(self.object, s);
         Ok(())
     }
 }
@@ -913,6 +935,62 @@ impl Tape {
             next = self.end_of(next + 1);
         }
         None
+    }
+
+    /// [`Tape::find_member`] for a name prepared at compile time: names are told
+    /// apart by length and first word before any byte is compared.
+    #[inline(always)]
+    fn find_member_name(
+        &self,
+        at: u32,
+        members: u32,
+        end: u32,
+        member: &MemberName,
+    ) -> Option<u32> {
+        if u64::from(end) == u64::from(at) + 1 + 2 * u64::from(members) {
+            let nodes = self.nodes.get(at as usize + 1..end as usize)?;
+            for pair in nodes.chunks_exact(2) {
+                if let Node::Key { start, len, value } = pair[0]
+                    && self.key_is(start, len, member)
+                {
+                    return Some(value);
+                }
+            }
+            return None;
+        }
+        let mut next = at + 1;
+        while next < end {
+            let Some(&Node::Key { start, len, value }) = self.nodes.get(next as usize) else {
+                return None;
+            };
+            if value != DROPPED && self.key_is(start, len, member) {
+                return Some(value);
+            }
+            next = self.end_of(next + 1);
+        }
+        None
+    }
+
+    /// Whether the name at `start..start + len` of the text is `member`.
+    #[inline(always)]
+    fn key_is(&self, start: u32, len: u32, member: &MemberName) -> bool {
+        let len = len as usize;
+        if len != member.name.len() {
+            return false;
+        }
+        let bytes = self.text.as_bytes();
+        let start = start as usize;
+        match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+            // A name is followed by at least `":` and a value, so its first eight
+            // bytes are nearly always in the text.
+            Some(&word) if len <= 8 => {
+                let mask = u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0);
+                u64::from_le_bytes(word) & mask == member.word
+            }
+            _ => bytes
+                .get(start..start + len)
+                .is_some_and(|name| same_bytes(name, member.name.as_bytes())),
+        }
     }
 
     /// Appends the value at `at` as compact JSON (see [`compact_text`]).
@@ -1163,20 +1241,13 @@ impl JsonRef {
     }
 
     /// The scalar at the end of a path of member names, read in place: `None`
-    /// when the path has anything but names (`None` items), leaves unconverted
-    /// objects, or ends anywhere else than at a string, number or boolean (the
-    /// caller then evaluates the path normally).
+    /// when the path leaves unconverted objects, or ends anywhere else than at a
+    /// string, number or boolean (the caller then evaluates the path normally).
     #[inline]
-    pub(crate) fn peek<'n>(
-        &self,
-        mut path: impl Iterator<Item = Option<&'n str>>,
-    ) -> Option<Scalar<'_>> {
+    pub(crate) fn peek(&self, path: &[MemberName]) -> Option<Scalar<'_>> {
         let (doc, mut at) = match &self.0 {
             Repr::Str(tape, at) => {
-                return match path.next() {
-                    None => Some(Scalar::Text(tape.str_at(*at))),
-                    Some(_) => None,
-                };
+                return path.is_empty().then(|| Scalar::Text(tape.str_at(*at)));
             }
             Repr::Node(doc, at) => (doc, *at),
             Repr::Array(_) => return None,
@@ -1184,21 +1255,21 @@ impl JsonRef {
         if doc.converted.get().is_some() {
             return None;
         }
-        for name in path {
-            let name = name?;
-            let Node::Object { len, end } = doc.tape.node(at) else {
+        let tape = &*doc.tape;
+        for member in path {
+            let Node::Object { len, end } = tape.node(at) else {
                 return None;
             };
             at = if len > INDEX_FROM {
-                doc.member_index(at, name)?
+                doc.member_index(at, &member.name)?
             } else {
-                doc.tape.find_member(at, len, end, name)?
+                tape.find_member_name(at, len, end, member)?
             };
         }
-        let node = doc.tape.node(at);
+        let node = tape.node(at);
         // Strings first (see `Renderer::render_node`).
         if let Node::Str { start, len } = node {
-            return Some(Scalar::Text(doc.tape.slice(start, len)));
+            return Some(Scalar::Text(tape.slice(start, len)));
         }
         match node {
             Node::Int(i) => Some(Scalar::Int(i)),
@@ -1598,6 +1669,40 @@ mod tests {
             }
             assert!(!same_bytes(&a, &a[..len.saturating_sub(1)]) || len == 0);
         }
+    }
+
+    #[test]
+    fn member_names_of_every_length_are_found_in_place() {
+        // Names sharing prefixes, of lengths around the eight-byte word the
+        // reader compares first; two escaped (their text follows the source); the
+        // last member's name ends the text but for fewer than eight bytes.
+        let names: Vec<&str> = (0..20).map(|len| &"abcdefghijklmnopqrst"[..len]).collect();
+        let mut members: Vec<String> = (names.iter().enumerate())
+            .map(|(i, name)| format!("\"{name}\": {i}"))
+            .collect();
+        members.push(r#""\u0078yz": "e1", "xy\u007a2345678": "e2", "kkk": "last""#.to_owned());
+        let text = format!(r#"{{"n": [1], "o": {{{}}}}}"#, members.join(", "));
+        let Value::Json(doc) = lazy(&text) else {
+            panic!("not a document");
+        };
+        let peek = |path: &[&str]| {
+            let path: Vec<MemberName> =
+                path.iter().map(|n| MemberName::new(&(*n).into())).collect();
+            doc.peek(&path)
+        };
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(peek(&["o", name]), Some(Scalar::Int(i as i64)), "{name:?}");
+            for other in ["x", "abcx", "abcdefgx", "abcdefghx", "abcdefghijklmnopqrsx"] {
+                if other.len() == name.len() {
+                    assert_eq!(peek(&["o", other]), None, "{other:?}");
+                }
+            }
+        }
+        assert_eq!(peek(&["o", "xyz"]), Some(Scalar::Text("e1")));
+        assert_eq!(peek(&["o", "xyz2345678"]), Some(Scalar::Text("e2")));
+        assert_eq!(peek(&["o", "kkk"]), Some(Scalar::Text("last")));
+        assert_eq!(peek(&["o", "kk"]), None);
+        assert_eq!(peek(&["n", "a"]), None);
     }
 
     #[test]

@@ -1322,6 +1322,7 @@ impl<'s, 'c> Parser<'s, 'c> {
         }
         Ok(Some(Reference {
             root,
+            members: Reference::member_path(&parts),
             parts,
             quiet,
             literal: Arc::from(&self.src[at..self.pos]),

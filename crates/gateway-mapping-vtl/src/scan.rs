@@ -8,7 +8,7 @@
 //! document. Strings without escapes are not copied: the tape's text starts
 //! with the document's text and such strings point into it.
 
-use crate::json::{Builder, ObjectStart, name_prefix};
+use crate::json::{Builder, MAX_SOURCE, ObjectBuild, name_prefix};
 
 /// The deepest nesting read here; `serde_json` allows up to 127 levels.
 const MAX_DEPTH: usize = 100;
@@ -36,6 +36,9 @@ pub(crate) fn scan(text: &str) -> Scan<Scanned> {
 /// [`scan`] into a builder made with [`Builder::for_source`] (or its recycled
 /// variant) for `text`.
 pub(crate) fn scan_into(text: &str, builder: Builder) -> Scan<Scanned> {
+    if text.len() >= MAX_SOURCE {
+        return Err(GiveUp);
+    }
     let mut scanner = Scanner {
         bytes: text.as_bytes(),
         text,
@@ -81,7 +84,7 @@ enum Open {
     /// Where the array's node is, and how many elements it has so far.
     Array(u32, usize),
     /// What [`Builder::end_object`] takes.
-    Object(ObjectStart),
+    Object(ObjectBuild),
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -108,15 +111,22 @@ impl Scanner<'_> {
     /// Skips whitespace and returns the next byte, consuming it.
     #[inline(always)]
     fn next_token(&mut self) -> Scan<u8> {
-        self.skip_whitespace();
-        let byte = self.peek().ok_or(GiveUp)?;
+        // Compact JSON has no whitespace between tokens, and every whitespace
+        // byte is below `!`: one test for the common case.
+        let byte = match self.peek() {
+            Some(byte) if byte > b' ' => byte,
+            _ => {
+                self.skip_whitespace();
+                self.peek().ok_or(GiveUp)?
+            }
+        };
         self.pos += 1;
         Ok(byte)
     }
 
     /// Reads a member name and its colon, from the opening quote (consumed).
     #[inline(always)]
-    fn member_name(&mut self) -> Scan<()> {
+    fn member_name(&mut self, object: &mut ObjectBuild) -> Scan<()> {
         match self.string()? {
             Text::Source(start, len) => {
                 // The first eight bytes of the name, read as one word while the
@@ -129,9 +139,9 @@ impl Scanner<'_> {
                     }
                     _ => name_prefix(self.bytes.get(start..start + len).unwrap_or_default()),
                 };
-                self.builder.key_span(start, len, prefix);
+                self.builder.key_span(object, start, len, prefix);
             }
-            Text::Scratch => self.builder.key(&self.scratch),
+            Text::Scratch => self.builder.key(object, &self.scratch),
         }
         if self.next_token()? != b':' {
             return Err(GiveUp);
@@ -149,12 +159,12 @@ impl Scanner<'_> {
                     if open.len() >= MAX_DEPTH {
                         return Err(GiveUp);
                     }
-                    let at = self.builder.begin_object();
+                    let mut object = self.builder.begin_object();
                     match self.next_token()? {
-                        b'}' => self.builder.end_object(at),
+                        b'}' => self.builder.end_object(object),
                         b'"' => {
-                            self.member_name()?;
-                            open.push(Open::Object(at));
+                            self.member_name(&mut object)?;
+                            open.push(Open::Object(object));
                             continue;
                         }
                         _ => return Err(GiveUp),
@@ -212,18 +222,18 @@ impl Scanner<'_> {
                             _ => return Err(GiveUp),
                         }
                     }
-                    Some(Open::Object(at)) => match self.next_token()? {
+                    Some(Open::Object(object)) => match self.next_token()? {
                         b',' => {
                             if self.next_token()? != b'"' {
                                 return Err(GiveUp);
                             }
-                            self.member_name()?;
+                            self.member_name(object)?;
                             break;
                         }
                         b'}' => {
-                            let at = *at;
+                            let object = *object;
                             open.pop();
-                            self.builder.end_object(at);
+                            self.builder.end_object(object);
                         }
                         _ => return Err(GiveUp),
                     },
@@ -245,12 +255,8 @@ impl Scanner<'_> {
     /// `from`, and which it is.
     #[inline]
     fn find_special(&self, from: usize) -> Option<(usize, Special)> {
-        let rest = self.bytes.get(from..)?;
-        let mut chunks = rest.chunks_exact(8);
         let mut at = from;
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
+        while let Some(&word) = self.bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
             let word = u64::from_le_bytes(word);
             let quotes = zero_bytes(word ^ (ONES * u64::from(b'"')));
             let backslashes = zero_bytes(word ^ (ONES * u64::from(b'\\')));
@@ -271,15 +277,19 @@ impl Scanner<'_> {
             }
             at += 8;
         }
-        chunks.remainder().iter().enumerate().find_map(|(i, &b)| {
-            let special = match b {
-                b'"' => Special::Quote,
-                b'\\' => Special::Backslash,
-                0..0x20 => Special::Control,
-                _ => return None,
-            };
-            Some((at + i, special))
-        })
+        self.bytes
+            .get(at..)?
+            .iter()
+            .enumerate()
+            .find_map(|(i, &b)| {
+                let special = match b {
+                    b'"' => Special::Quote,
+                    b'\\' => Special::Backslash,
+                    0..0x20 => Special::Control,
+                    _ => return None,
+                };
+                Some((at + i, special))
+            })
     }
 
     /// Reads a string whose opening quote was consumed.
