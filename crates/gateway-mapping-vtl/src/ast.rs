@@ -244,18 +244,22 @@ impl Reference {
 }
 
 /// A member name prepared for comparing with the names of a JSON document: its
-/// first eight bytes as one little-endian word (zero-padded), and its length.
+/// first eight bytes as one little-endian word (zero-padded), and the mask that
+/// keeps as many bytes of a word as the name has (up to eight).
 #[derive(Debug, Clone)]
 pub(crate) struct MemberName {
     pub(crate) name: Name,
     pub(crate) word: u64,
+    pub(crate) mask: u64,
 }
 
 impl MemberName {
     pub(crate) fn new(name: &Name) -> Self {
+        let len = name.len().min(8) as u32;
         Self {
             name: name.clone(),
             word: crate::json::name_prefix(name.as_bytes()),
+            mask: u64::MAX.checked_shr(64 - 8 * len).unwrap_or(0),
         }
     }
 }

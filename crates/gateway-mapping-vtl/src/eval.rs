@@ -535,6 +535,7 @@ impl<'a> Renderer<'a> {
 
     // ----- limits and errors --------------------------------------------------------------
 
+    #[cold]
     fn limit(&self, limit: Limit) -> Interrupt {
         Interrupt::from(RenderError::LimitExceeded {
             limit,
@@ -543,10 +544,12 @@ impl<'a> Renderer<'a> {
         })
     }
 
+    #[inline]
     fn step(&mut self) -> R<()> {
         self.charge(1)
     }
 
+    #[inline]
     fn charge(&mut self, steps: u64) -> R<()> {
         self.steps = self.steps.saturating_add(steps);
         if self.steps > self.limits.max_steps {
@@ -555,6 +558,7 @@ impl<'a> Renderer<'a> {
         Ok(())
     }
 
+    #[inline]
     fn charge_bytes(&mut self, bytes: usize) -> R<()> {
         self.charge((bytes / BYTES_PER_STEP) as u64)
     }
@@ -572,10 +576,12 @@ impl<'a> Renderer<'a> {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    #[cold]
     fn too_large(&self) -> Interrupt {
         self.limit(Limit::OutputBytes(self.limits.max_output_bytes))
     }
 
+    #[inline]
     fn write(&mut self, out: &mut String, text: &str) -> R<()> {
         if out.len() + text.len() > self.limits.max_output_bytes {
             return Err(self.too_large());

@@ -829,8 +829,11 @@ impl Tape {
 
     #[inline]
     fn slice(&self, start: u32, len: u32) -> &str {
+        // From, then up to: each half is inlined where the whole range's lookup
+        // is not.
         self.text
-            .get(start as usize..start as usize + len as usize)
+            .get(start as usize..)
+            .and_then(|rest| rest.get(..len as usize))
             .unwrap_or("")
     }
 
@@ -983,10 +986,7 @@ impl Tape {
         match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
             // A name is followed by at least `":` and a value, so its first eight
             // bytes are nearly always in the text.
-            Some(&word) if len <= 8 => {
-                let mask = u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0);
-                u64::from_le_bytes(word) & mask == member.word
-            }
+            Some(&word) if len <= 8 => u64::from_le_bytes(word) & member.mask == member.word,
             _ => bytes
                 .get(start..start + len)
                 .is_some_and(|name| same_bytes(name, member.name.as_bytes())),

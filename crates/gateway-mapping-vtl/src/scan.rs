@@ -131,11 +131,10 @@ impl Scanner<'_> {
             Text::Source(start, len) => {
                 // The first eight bytes of the name, read as one word while the
                 // text is at hand.
-                let prefix = match self.bytes.get(start..start + 8) {
-                    Some(chunk) if len < 8 => {
-                        let mut word = [0u8; 8];
-                        word.copy_from_slice(chunk);
-                        u64::from_le_bytes(word) & ((1 << (len * 8)) - 1)
+                let prefix = match self.bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+                    Some(&word) if len <= 8 => {
+                        u64::from_le_bytes(word)
+                            & u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0)
                     }
                     _ => name_prefix(self.bytes.get(start..start + len).unwrap_or_default()),
                 };
