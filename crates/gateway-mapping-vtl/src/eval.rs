@@ -872,13 +872,18 @@ impl<'a> Renderer<'a> {
             Node::Text(text) => self.write(out, text),
             Node::Ref(node) => self.render_ref(node, out),
             Node::Set(node) => self.set(node),
-            Node::If(node) => {
-                let body = self.choose_branch(node)?;
-                match body {
-                    Some(body) => self.render_nodes(body, out),
-                    None => Ok(()),
+            Node::If(node) => match self.choose_branch(node)? {
+                // `#if($foreach.hasNext),#end`: what `render_nodes` does for one
+                // text, without the call.
+                Some([Node::Text(text)]) => {
+                    self.enter()?;
+                    let result = self.step().and_then(|()| self.write(out, text));
+                    self.leave();
+                    result
                 }
-            }
+                Some(body) => self.render_nodes(body, out),
+                None => Ok(()),
+            },
             Node::Foreach(node) => self.foreach(node, out),
             Node::MacroCall(node) => self.call_macro(node, out),
             Node::Define(node) => {

@@ -827,7 +827,7 @@ impl Tape {
         self.nodes.get(at as usize).copied().unwrap_or(Node::Null)
     }
 
-    #[inline]
+    #[inline(always)]
     fn slice(&self, start: u32, len: u32) -> &str {
         // From, then up to: each half is inlined where the whole range's lookup
         // is not.
