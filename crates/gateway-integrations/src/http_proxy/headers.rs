@@ -30,6 +30,24 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     UPGRADE,
 ];
 
+/// The position of `name` in [`HOP_BY_HOP`]. Names are lower case, so one match on
+/// the text (a jump on the length, then a comparison) tells them apart, where
+/// comparing with each listed name costs nine comparisons for every header.
+fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
+    Some(match name.as_str() {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-authenticate" => 2,
+        "proxy-authorization" => 3,
+        "proxy-connection" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "transfer-encoding" => 7,
+        "upgrade" => 8,
+        _ => return None,
+    })
+}
+
 /// Removes hop-by-hop headers: the fixed list and every header `Connection` names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // One pass, comparing names without hashing, finds which of the fixed list are
@@ -38,11 +56,11 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let mut present = 0_u16;
     let mut named: Vec<HeaderName> = Vec::new();
     for (name, value) in headers.iter() {
-        let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) else {
+        let Some(i) = hop_by_hop_index(name) else {
             continue;
         };
         present |= 1 << i;
-        if *name != CONNECTION {
+        if i != 0 {
             continue;
         }
         let Ok(value) = value.to_str() else { continue };
@@ -133,6 +151,18 @@ pub(crate) fn forwarded_proto_port(uri: &Uri, headers: &HeaderMap) -> (&'static 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_hop_by_hop_name_is_found_at_its_place() {
+        for (i, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_by_hop_index(name), Some(i), "{name}");
+        }
+        for name in [HOST, http::header::CONTENT_TYPE, X_FORWARDED_FOR] {
+            assert_eq!(hop_by_hop_index(&name), None, "{name}");
+        }
+        let custom = HeaderName::from_static("x-connection");
+        assert_eq!(hop_by_hop_index(&custom), None);
+    }
 
     #[test]
     fn hop_by_hop_headers_and_connection_names_are_removed() {
