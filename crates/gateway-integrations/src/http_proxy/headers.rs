@@ -142,8 +142,11 @@ pub(crate) fn forwarded_proto_port(uri: &Uri, headers: &HeaderMap) -> (&'static 
     let port = uri.port_u16().or_else(|| {
         let host = headers.get(HOST)?.to_str().ok()?;
         // `[::1]:8080` and `host:8080`: the port follows the last `:` after any `]`.
-        let after_bracket = host.rsplit_once(']').map_or(host, |(_, rest)| rest);
-        after_bracket.rsplit_once(':')?.1.parse().ok()
+        let last = host.bytes().rposition(|b| b == b':' || b == b']')?;
+        match host.as_bytes()[last] {
+            b':' => host.get(last + 1..)?.parse().ok(),
+            _ => None,
+        }
     });
     (proto, port.unwrap_or(default_port))
 }
@@ -214,8 +217,22 @@ mod tests {
         assert_eq!(forwarded_proto_port(&origin, &headers), ("http", 80));
         headers.insert(HOST, "api.local:8443".parse().unwrap());
         assert_eq!(forwarded_proto_port(&origin, &headers), ("http", 8443));
+        for (host, port) in [
+            ("[::1]", 80),
+            ("[::1]:9000", 9000),
+            ("api.local", 80),
+            ("api.local:", 80),
+            ("api.local:x1", 80),
+            ("a:1:2", 2),
+        ] {
+            headers.insert(HOST, host.parse().unwrap());
+            assert_eq!(
+                forwarded_proto_port(&origin, &headers),
+                ("http", port),
+                "{host}"
+            );
+        }
         headers.insert(HOST, "[::1]".parse().unwrap());
-        assert_eq!(forwarded_proto_port(&origin, &headers), ("http", 80));
         let absolute: Uri = "https://api.local/x".parse().unwrap();
         assert_eq!(forwarded_proto_port(&absolute, &headers), ("https", 443));
     }

@@ -55,6 +55,9 @@ pub(crate) struct UriTemplate {
     host: HeaderValue,
     path: Vec<PathPart>,
     query: Option<String>,
+    /// The whole URI when the path has no placeholders, for requests that add no
+    /// query: built once instead of on every request.
+    fixed: Option<Uri>,
 }
 
 /// A piece of the path: literal text or a placeholder.
@@ -111,18 +114,22 @@ impl UriTemplate {
             ));
         }
         let path = parse_path(if path.is_empty() { "/" } else { path })?;
-        let template = Self {
+        let mut template = Self {
             tls,
             authority,
             host,
             path,
             query: query.filter(|q| !q.is_empty()).map(str::to_owned),
+            fixed: None,
         };
         // Fill every placeholder with a harmless value to prove the literal text forms a
         // valid URI, so that a request can only fail on its own values.
-        template
+        let filled = template
             .build(|_| Some(Cow::Borrowed("x")), None, &[])
             .map_err(|e| UriError::Invalid(e.to_string()))?;
+        if template.params().next().is_none() {
+            template.fixed = Some(filled);
+        }
         Ok(template)
     }
 
@@ -171,6 +178,12 @@ impl UriTemplate {
         client_query: Option<&str>,
         mapped: &[(&str, Cow<'_, str>)],
     ) -> Result<Uri, http::Error> {
+        if let Some(uri) = &self.fixed
+            && client_query.is_none()
+            && mapped.is_empty()
+        {
+            return Ok(uri.clone());
+        }
         let mut path = String::with_capacity(64);
         for part in &self.path {
             match part {
@@ -330,6 +343,22 @@ mod tests {
             Some("v=1&b=2&a=x%26y&c=1")
         );
         assert_eq!(merge_query(None, None, &[]), None);
+    }
+
+    #[test]
+    fn a_uri_without_placeholders_is_built_once_and_still_takes_queries() {
+        let t = UriTemplate::parse("http://b:81/p/q?v=1").unwrap();
+        assert!(t.fixed.is_some());
+        let built = |client: Option<&str>, mapped: &[(&str, Cow<'_, str>)]| {
+            t.build(|_| None, client, mapped).unwrap().to_string()
+        };
+        assert_eq!(built(None, &[]), "http://b:81/p/q?v=1");
+        assert_eq!(built(Some("a=2"), &[]), "http://b:81/p/q?v=1&a=2");
+        assert_eq!(
+            built(None, &[("c", Cow::Borrowed("1"))]),
+            "http://b:81/p/q?v=1&c=1"
+        );
+        assert!(UriTemplate::parse("http://b/{id}").unwrap().fixed.is_none());
     }
 
     #[test]
