@@ -41,11 +41,15 @@ const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-requestid")
 /// The extended request id REST APIs answer with.
 const X_AMZ_APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
 
+/// The maps every request looks up: their keys come from the configuration, so
+/// a fast hasher (randomly seeded) serves them instead of SipHash.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The stages of one API, by name.
 #[derive(Debug, Default)]
 pub struct ApiStages {
     /// Stages by name (`$default` excluded).
-    pub stages: HashMap<String, Arc<CompiledStage>>,
+    pub stages: FastMap<String, Arc<CompiledStage>>,
     /// The `$default` stage, served without a stage segment.
     pub default_stage: Option<Arc<CompiledStage>>,
     /// The API's flavour, for errors before a stage is known.
@@ -56,11 +60,11 @@ pub struct ApiStages {
 #[derive(Debug, Default)]
 pub struct DispatchTable {
     /// APIs by id, reached at `{api-id}.execute-api.*` hosts.
-    pub apis: HashMap<String, ApiStages>,
+    pub apis: FastMap<String, ApiStages>,
     /// The API answering hosts that name no API (the first configured).
     pub default_api: Option<String>,
     /// Custom domains (lower case) → base path mappings, longest base path first.
-    pub domains: HashMap<String, Vec<(String, Arc<CompiledStage>)>>,
+    pub domains: FastMap<String, Vec<(String, Arc<CompiledStage>)>>,
     /// Request size limits.
     pub limits: RequestLimits,
     /// Peers trusted to set `X-Forwarded-For`.
