@@ -255,11 +255,10 @@ pub(crate) struct MemberName {
 
 impl MemberName {
     pub(crate) fn new(name: &Name) -> Self {
-        let len = name.len().min(8) as u32;
         Self {
             name: name.clone(),
             word: crate::json::name_prefix(name.as_bytes()),
-            mask: u64::MAX.checked_shr(64 - 8 * len).unwrap_or(0),
+            mask: crate::json::prefix_mask(name.len()),
         }
     }
 }

@@ -35,6 +35,15 @@ pub(crate) fn name_bit(prefix: u64, len: usize) -> u64 {
     1 << (mixed >> 58)
 }
 
+/// The mask that keeps the first `len` bytes (at most eight) of a little-endian
+/// word: compares a name of `len` bytes with the word read where another starts.
+#[inline]
+pub(crate) fn prefix_mask(len: usize) -> u64 {
+    u64::MAX
+        .checked_shr(64 - 8 * len.min(8) as u32)
+        .unwrap_or(0)
+}
+
 /// The first eight bytes of a name, little-endian, zero-padded.
 #[inline]
 pub(crate) fn name_prefix(name: &[u8]) -> u64 {
@@ -910,34 +919,10 @@ impl Tape {
     /// before `end`), searched in order.
     #[inline(always)]
     fn find_member(&self, at: u32, members: u32, end: u32, name: &str) -> Option<u32> {
-        if u64::from(end) == u64::from(at) + 1 + 2 * u64::from(members) {
-            // Every member is a name and one node (no nested arrays or objects, no
-            // repeated names): the names are every other node.
-            let nodes = self.nodes.get(at as usize + 1..end as usize)?;
-            for pair in nodes.chunks_exact(2) {
-                if let Node::Key { start, len, value } = pair[0]
-                    && len as usize == name.len()
-                    && same_bytes(self.slice(start, len).as_bytes(), name.as_bytes())
-                {
-                    return Some(value);
-                }
-            }
-            return None;
-        }
-        let mut next = at + 1;
-        while next < end {
-            let Some(&Node::Key { start, len, value }) = self.nodes.get(next as usize) else {
-                return None;
-            };
-            if len as usize == name.len()
-                && value != DROPPED
+        self.find_member_by(at, members, end, |start, len| {
+            len as usize == name.len()
                 && same_bytes(self.slice(start, len).as_bytes(), name.as_bytes())
-            {
-                return Some(value);
-            }
-            next = self.end_of(next + 1);
-        }
-        None
+        })
     }
 
     /// [`Tape::find_member`] for a name prepared at compile time: names are told
@@ -950,11 +935,29 @@ impl Tape {
         end: u32,
         member: &MemberName,
     ) -> Option<u32> {
+        self.find_member_by(at, members, end, |start, len| {
+            self.key_is(start, len, member)
+        })
+    }
+
+    /// The value node of the first member of the object at `at` (`members`
+    /// members, nodes ending before `end`) whose name, at `start..start + len` of
+    /// the text, `is_name` accepts.
+    #[inline(always)]
+    fn find_member_by(
+        &self,
+        at: u32,
+        members: u32,
+        end: u32,
+        is_name: impl Fn(u32, u32) -> bool,
+    ) -> Option<u32> {
         if u64::from(end) == u64::from(at) + 1 + 2 * u64::from(members) {
+            // Every member is a name and one node (no nested arrays or objects, no
+            // repeated names): the names are every other node.
             let nodes = self.nodes.get(at as usize + 1..end as usize)?;
             for pair in nodes.chunks_exact(2) {
                 if let Node::Key { start, len, value } = pair[0]
-                    && self.key_is(start, len, member)
+                    && is_name(start, len)
                 {
                     return Some(value);
                 }
@@ -966,7 +969,7 @@ impl Tape {
             let Some(&Node::Key { start, len, value }) = self.nodes.get(next as usize) else {
                 return None;
             };
-            if value != DROPPED && self.key_is(start, len, member) {
+            if value != DROPPED && is_name(start, len) {
                 return Some(value);
             }
             next = self.end_of(next + 1);

@@ -8,7 +8,7 @@
 //! document. Strings without escapes are not copied: the tape's text starts
 //! with the document's text and such strings point into it.
 
-use crate::json::{Builder, MAX_SOURCE, ObjectBuild, name_prefix};
+use crate::json::{Builder, MAX_SOURCE, ObjectBuild, name_prefix, prefix_mask};
 
 /// The deepest nesting read here; `serde_json` allows up to 127 levels.
 const MAX_DEPTH: usize = 100;
@@ -132,10 +132,7 @@ impl Scanner<'_> {
                 // The first eight bytes of the name, read as one word while the
                 // text is at hand.
                 let prefix = match self.bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
-                    Some(&word) if len <= 8 => {
-                        u64::from_le_bytes(word)
-                            & u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0)
-                    }
+                    Some(&word) if len <= 8 => u64::from_le_bytes(word) & prefix_mask(len),
                     _ => name_prefix(self.bytes.get(start..start + len).unwrap_or_default()),
                 };
                 self.builder.key_span(object, start, len, prefix);
