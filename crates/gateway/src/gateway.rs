@@ -699,8 +699,9 @@ impl Gateway {
                     stages.stages.insert(stage_config.name.clone(), compiled);
                 }
             }
+            let stages = Arc::new(stages);
             if table.default_api.is_none() {
-                table.default_api = Some(api_state.id.clone());
+                table.default_api = Some(Arc::clone(&stages));
             }
             table.apis.insert(api_state.id.clone(), stages);
         }

@@ -60,9 +60,9 @@ pub struct ApiStages {
 #[derive(Debug, Default)]
 pub struct DispatchTable {
     /// APIs by id, reached at `{api-id}.execute-api.*` hosts.
-    pub apis: FastMap<String, ApiStages>,
+    pub apis: FastMap<String, Arc<ApiStages>>,
     /// The API answering hosts that name no API (the first configured).
-    pub default_api: Option<String>,
+    pub default_api: Option<Arc<ApiStages>>,
     /// Custom domains (lower case) → base path mappings, longest base path first.
     pub domains: FastMap<String, Vec<(String, Arc<CompiledStage>)>>,
     /// Request size limits.
@@ -108,7 +108,7 @@ impl DispatchTable {
             .split('.')
             .next()
             .and_then(|label| self.apis.get(label))
-            .or_else(|| self.default_api.as_ref().and_then(|id| self.apis.get(id)));
+            .or(self.default_api.as_ref());
         let Some(api) = api else {
             return Dispatch::NoStage(ApiProtocol::Rest);
         };
