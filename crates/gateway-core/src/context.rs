@@ -203,22 +203,17 @@ impl RequestIds {
     /// A random version-4 UUID, as `requestId` is.
     #[must_use]
     pub fn request_id() -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let hi = (fastrand::u64(..) & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
         let lo = (fastrand::u64(..) & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-        // Written as bytes and turned into text once: pushing characters one at a
-        // time costs several times more.
+        // 8-4-4-4-12 digits, written as bytes and turned into text once.
+        let [a, b, c, d] = [hi >> 32, hi, lo >> 32, lo].map(|half| hex8(half as u32)); // each word's low 32 bits
         let mut out = [b'-'; 36];
-        let mut at = 0;
-        for (half, bits) in [hi, lo].into_iter().enumerate() {
-            for i in 0..16 {
-                if matches!(half * 16 + i, 8 | 12 | 16 | 20) {
-                    at += 1;
-                }
-                out[at] = HEX[((bits >> (60 - i * 4)) & 0xf) as usize];
-                at += 1;
-            }
-        }
+        out[..8].copy_from_slice(&a);
+        out[9..13].copy_from_slice(&b[..4]);
+        out[14..18].copy_from_slice(&b[4..]);
+        out[19..23].copy_from_slice(&c[..4]);
+        out[24..28].copy_from_slice(&c[4..]);
+        out[28..].copy_from_slice(&d);
         ascii_string(&out)
     }
 
@@ -235,6 +230,20 @@ impl RequestIds {
         }
         ascii_string(&out)
     }
+}
+
+/// The eight lower-case hex digits of `value`, most significant first. The
+/// nibbles are spread one to a byte and all turned into digits at once, several
+/// times fewer instructions than a digit at a time.
+#[must_use]
+pub(crate) fn hex8(value: u32) -> [u8; 8] {
+    let x = u64::from(value);
+    let x = ((x & 0xffff_0000) << 16) | (x & 0x0000_ffff);
+    let x = ((x & 0x0000_ff00_0000_ff00) << 8) | (x & 0x0000_00ff_0000_00ff);
+    let x = ((x & 0x00f0_00f0_00f0_00f0) << 4) | (x & 0x000f_000f_000f_000f);
+    // 1 in each byte whose nibble is 10 or more: those become letters.
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (x + 0x3030_3030_3030_3030 + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 /// Text of bytes known to be ASCII (an empty string if they were not).
@@ -475,6 +484,25 @@ mod tests {
         assert_eq!(format_clf(1_795_241_795), "21/Nov/2026:06:16:35 +0000");
         assert_eq!(format_clf(0), "01/Jan/1970:00:00:00 +0000");
         assert_eq!(format_clf(951_782_400), "29/Feb/2000:00:00:00 +0000");
+    }
+
+    #[test]
+    fn hex8_writes_what_format_writes() {
+        let edges = [
+            0,
+            9,
+            10,
+            15,
+            16,
+            0x0a0a_0a0a,
+            0x9999_9999,
+            0xdead_beef,
+            u32::MAX,
+        ];
+        let random = (0..10_000).map(|_| fastrand::u32(..));
+        for value in edges.into_iter().chain(random) {
+            assert_eq!(hex8(value), format!("{value:08x}").as_bytes(), "{value:#x}");
+        }
     }
 
     #[test]

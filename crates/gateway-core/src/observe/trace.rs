@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderName;
 
+use crate::context::hex8;
+
 /// The `X-Amzn-Trace-Id` header.
 pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
@@ -18,15 +20,6 @@ pub struct TraceId {
     value: String,
 }
 
-/// Writes the `digits` low hex digits of `value` into `out`.
-fn write_hex(out: &mut [u8], value: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = out.len();
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = HEX[((value >> ((digits - 1 - i) * 4)) & 0xf) as usize];
-    }
-}
-
 impl TraceId {
     /// A new trace with a fresh root id for `now`.
     #[must_use]
@@ -34,9 +27,12 @@ impl TraceId {
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         // `Root=1-` + 8 hex digits of time + `-` + 24 random hex digits.
         let mut value = *b"Root=1-00000000-000000000000000000000000";
-        write_hex(&mut value[7..15], secs & 0xffff_ffff);
-        write_hex(&mut value[16..24], u64::from(fastrand::u32(..)));
-        write_hex(&mut value[24..40], fastrand::u64(..));
+        let random = fastrand::u64(..);
+        let digits = [secs, u64::from(fastrand::u32(..)), random >> 32, random]
+            .map(|word| hex8(word as u32)); // each word's low 32 bits
+        for (at, digits) in [7, 16, 24, 32].into_iter().zip(digits) {
+            value[at..at + 8].copy_from_slice(&digits);
+        }
         Self {
             value: crate::context::ascii_string(&value),
         }

@@ -140,15 +140,36 @@ pub(crate) fn forwarded_proto_port(uri: &Uri, headers: &HeaderMap) -> (&'static 
     };
     let default_port = if proto == "https" { 443 } else { 80 };
     let port = uri.port_u16().or_else(|| {
-        let host = headers.get(HOST)?.to_str().ok()?;
+        let host = headers.get(HOST)?.as_bytes();
         // `[::1]:8080` and `host:8080`: the port follows the last `:` after any `]`.
-        let last = host.bytes().rposition(|b| b == b':' || b == b']')?;
-        match host.as_bytes()[last] {
-            b':' => host.get(last + 1..)?.parse().ok(),
+        let last = host.iter().rposition(|&b| b == b':' || b == b']')?;
+        match host[last] {
+            b':' => decimal_u16(&host[last + 1..]),
             _ => None,
         }
     });
     (proto, port.unwrap_or(default_port))
+}
+
+/// The value of a run of decimal digits, `None` when it is empty, holds anything
+/// else or exceeds `u16::MAX`.
+fn decimal_u16(digits: &[u8]) -> Option<u16> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0_u16, |value, &digit| {
+        let digit = digit.checked_sub(b'0').filter(|d| *d < 10)?;
+        value.checked_mul(10)?.checked_add(u16::from(digit))
+    })
+}
+
+/// The `X-Forwarded-Port` value for `port`; the usual ports are not rendered.
+pub(crate) fn port_value(port: u16) -> HeaderValue {
+    match port {
+        443 => HeaderValue::from_static("443"),
+        80 => HeaderValue::from_static("80"),
+        _ => HeaderValue::from(port),
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +245,13 @@ mod tests {
             ("api.local:", 80),
             ("api.local:x1", 80),
             ("a:1:2", 2),
+            ("api.local:0", 0),
+            ("api.local:08080", 8080),
+            ("api.local:65535", 65535),
+            ("api.local:65536", 80),
+            ("api.local:99999999999999999999", 80),
+            ("api.local:+80", 80),
+            ("api.local:8 0", 80),
         ] {
             headers.insert(HOST, host.parse().unwrap());
             assert_eq!(
@@ -232,8 +260,17 @@ mod tests {
                 "{host}"
             );
         }
+        headers.insert(HOST, HeaderValue::from_bytes(b"h\xf6st:8081").unwrap());
+        assert_eq!(forwarded_proto_port(&origin, &headers), ("http", 8081));
         headers.insert(HOST, "[::1]".parse().unwrap());
         let absolute: Uri = "https://api.local/x".parse().unwrap();
         assert_eq!(forwarded_proto_port(&absolute, &headers), ("https", 443));
+    }
+
+    #[test]
+    fn port_values_are_the_port_in_decimal() {
+        for port in [0, 1, 79, 80, 443, 8080, 65535] {
+            assert_eq!(port_value(port), port.to_string().as_str(), "{port}");
+        }
     }
 }

@@ -97,7 +97,7 @@ use tokio::time::Timeout;
 use tower::Service;
 
 use self::headers::{
-    X_FORWARDED_PORT, X_FORWARDED_PROTO, append_forwarded_for, forwarded_proto_port,
+    X_FORWARDED_PORT, X_FORWARDED_PROTO, append_forwarded_for, forwarded_proto_port, port_value,
     remove_hop_by_hop,
 };
 use self::pool::{ClientError, HostPool, Pools, Security};
@@ -482,7 +482,7 @@ impl HttpProxy {
             append_forwarded_for(&mut headers, &context.identity.source_ip);
         }
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-        headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
+        headers.insert(X_FORWARDED_PORT, port_value(port));
         for (name, value) in mapped_headers {
             headers.insert(name, value);
         }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -211,59 +212,69 @@ impl HostPool {
     }
 
     /// Sends `request` (its URI absolute or origin-form) on a pooled connection.
-    pub(crate) async fn send(
+    pub(crate) fn send(
         self: Arc<Self>,
         mut request: Request<Body>,
-    ) -> Result<Response<Body>, ClientError> {
+    ) -> impl Future<Output = Result<Response<Body>, ClientError>> + Send {
         if let Some(origin) = request.uri().path_and_query().cloned() {
             *request.uri_mut() = Uri::from(origin);
         } else {
             *request.uri_mut() = Uri::from(PathAndQuery::from_static("/"));
         }
-        // A pooled connection may have been closed by the backend while idle; a
-        // request it refused unsent is retried once on a fresh connection.
+        // The request is held in one place, the block's captured `Option`, until it
+        // is sent: an `async fn` would keep its argument and a local copy of it,
+        // and every request's future would make room for both.
         let mut request = Some(request);
-        let mut fresh = false;
-        loop {
-            let mut sender = match self.take_idle() {
-                Some(sender) if !fresh => sender,
-                _ => {
-                    fresh = true;
-                    self.connect().await?
-                }
-            };
-            if sender.ready().await.is_err() {
-                if fresh {
-                    return Err(ClientError::Connect {
-                        authority: self.authority.to_string(),
-                        source: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
-                    });
-                }
-                continue;
-            }
-            let Some(message) = request.take() else {
-                return Err(ClientError::Connect {
-                    authority: self.authority.to_string(),
-                    source: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
-                });
-            };
-            match sender.try_send_request(message).await {
-                Ok(response) => {
-                    let (parts, body) = response.into_parts();
-                    let body = PooledBody {
-                        body,
-                        connection: Some((sender, Arc::clone(&self))),
-                    };
-                    return Ok(Response::from_parts(parts, Body::new(body)));
-                }
-                Err(mut err) => match err.take_message() {
-                    Some(unsent) if !fresh => {
-                        request = Some(unsent);
+        async move {
+            // A pooled connection may have been closed by the backend while idle;
+            // a request it refused unsent is retried once on a fresh connection.
+            let mut fresh = false;
+            loop {
+                let mut sender = match self.take_idle() {
+                    Some(sender) if !fresh => sender,
+                    _ => {
                         fresh = true;
+                        // Boxed: a new connection is the rare case, and its future
+                        // (connect, handshake) would otherwise more than double the
+                        // size of every request's future.
+                        Box::pin(self.connect()).await?
                     }
-                    _ => return Err(err.into_error().into()),
-                },
+                };
+                if sender.ready().await.is_err() {
+                    if fresh {
+                        return Err(self.reset());
+                    }
+                    continue;
+                }
+                let Some(message) = request.take() else {
+                    return Err(self.reset());
+                };
+                match sender.try_send_request(message).await {
+                    Ok(response) => {
+                        let (parts, body) = response.into_parts();
+                        let body = PooledBody {
+                            body,
+                            connection: Some((sender, Arc::clone(&self))),
+                        };
+                        return Ok(Response::from_parts(parts, Body::new(body)));
+                    }
+                    Err(mut err) => match err.take_message() {
+                        Some(unsent) if !fresh => {
+                            request = Some(unsent);
+                            fresh = true;
+                        }
+                        _ => return Err(err.into_error().into()),
+                    },
+                }
             }
+        }
+    }
+
+    /// The error of a connection the backend closed before taking the request.
+    fn reset(&self) -> ClientError {
+        ClientError::Connect {
+            authority: self.authority.to_string(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
         }
     }
 }
@@ -316,5 +327,22 @@ impl http_body::Body for PooledBody {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_send_future_fits_the_allocator_fast_path() {
+        // mimalloc serves blocks of up to 1 KiB from its per-size free lists.
+        let pool = Arc::new(HostPool::new(
+            Authority::from_static("backend.local:80"),
+            Err("no transport".to_owned()),
+        ));
+        let future = pool.send(Request::new(Body::empty()));
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 1024, "{size} bytes");
     }
 }
