@@ -1,6 +1,7 @@
 //! Serving: listeners, connections (HTTP/1.1 and h2c), graceful shutdown.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,9 +11,9 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tower::{Service, ServiceExt};
 
@@ -89,7 +90,9 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    // Every connection's task holds a clone of `open`; `closed` ends when all are
+    // gone.
+    let (open, mut closed) = mpsc::channel::<()>(1);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -115,22 +118,57 @@ where
                     service.clone().oneshot(req)
                 });
                 let builder = builder.clone();
-                let watcher = graceful.watcher();
+                let (open, shutdown) = (open.clone(), shutdown.clone());
                 tokio::spawn(async move {
                     let connection = builder.serve_connection(TokioIo::new(stream), hyper_service);
-                    if let Err(err) = watcher.watch(connection).await {
+                    if let Err(err) = until_shutdown(connection, shutdown).await {
                         tracing::debug!(error = %err, %peer, "connection ended with an error");
                     }
+                    drop(open);
                 });
             }
             _ = shutdown.changed() => break,
         }
     }
     drop(listener);
-    if tokio::time::timeout(GRACE_PERIOD, graceful.shutdown())
+    drop(open);
+    if tokio::time::timeout(GRACE_PERIOD, closed.recv())
         .await
         .is_err()
     {
         tracing::warn!("connections still open after the grace period were closed");
     }
+}
+
+/// Serves `connection` until it ends; once `shutdown` turns true (or its sender is
+/// gone), the connection finishes its in-flight requests and closes.
+///
+/// The shutdown signal's future is polled once, which registers the task's waker,
+/// and after that only when the channel reports a change: one atomic load per poll
+/// of the connection, where polling the signal each time takes a lock.
+async fn until_shutdown<C>(connection: C, shutdown: watch::Receiver<bool>) -> C::Output
+where
+    C: GracefulConnection,
+{
+    let mut connection = std::pin::pin!(connection);
+    let mut signal = std::pin::pin!(shutdown_started(shutdown.clone()));
+    let mut registered = false;
+    let mut draining = false;
+    std::future::poll_fn(move |cx| {
+        if !draining
+            && (!registered || shutdown.has_changed().unwrap_or(true))
+            && signal.as_mut().poll(cx).is_ready()
+        {
+            draining = true;
+            connection.as_mut().graceful_shutdown();
+        }
+        registered = true;
+        connection.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// Completes once shutdown has started: the value turned true or the sender is gone.
+async fn shutdown_started(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stopping| *stopping).await;
 }

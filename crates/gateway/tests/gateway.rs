@@ -791,3 +791,71 @@ async fn vtl_mapping_templates_render_end_to_end() {
     assert!(err.contains("requestTemplates.application/json"), "{err}");
     assert!(err.contains("line 1, column 1"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_requests_in_flight_finish_and_closes_idle_connections() {
+    use std::convert::Infallible;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::Notify;
+
+    // A backend that holds each request until the test releases it.
+    let arrived = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
+    let backend = support::serve({
+        let (arrived, release) = (Arc::clone(&arrived), Arc::clone(&release));
+        move |_req| {
+            let (arrived, release) = (Arc::clone(&arrived), Arc::clone(&release));
+            async move {
+                arrived.notify_one();
+                release.notified().await;
+                let body = http_body_util::Full::new(Bytes::from_static(b"finished"));
+                Ok::<_, Infallible>(http::Response::new(body))
+            }
+        }
+    })
+    .await;
+    let api = mock_api("Pets", r#"{"version": "v1"}"#, PROXY_PATHS);
+    let f = fixture(&config_for(backend, ""), &[("api.yaml", &api)]).await;
+    let addr = f.server.addr;
+
+    // A keep-alive connection that has been answered once and is now idle.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /prod/version HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    while !String::from_utf8_lossy(&answer).contains("\"v1\"") {
+        let mut chunk = [0_u8; 1024];
+        let n = idle.read(&mut chunk).await.unwrap();
+        assert_ne!(n, 0, "closed before answering");
+        answer.extend_from_slice(&chunk[..n]);
+    }
+
+    // A request the backend is holding.
+    let url = f.url("/prod/pets");
+    let in_flight = tokio::spawn(async move { HttpClient::new().get(&url).await });
+    arrived.notified().await;
+
+    let shutdown = tokio::spawn(f.server.shutdown());
+    let mut rest = [0_u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut rest))
+        .await
+        .expect("the idle connection is closed once shutdown starts");
+    assert_eq!(
+        read.unwrap(),
+        0,
+        "the idle connection ends without an answer"
+    );
+    assert!(!shutdown.is_finished(), "a request is still in flight");
+
+    release.notify_one();
+    let reply = in_flight.await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.text(), "finished");
+    tokio::time::timeout(Duration::from_secs(10), shutdown)
+        .await
+        .expect("shutdown ends once the last request is answered")
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
